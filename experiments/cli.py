@@ -1,0 +1,125 @@
+"""Command line of the experiment contract (``python -m experiments --help``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from experiments.contract import ConfigError, RunContext, describe_config, get, run_experiment, write_report
+from theory.common import ParameterError
+
+EPILOG = """\
+examples:
+  python -m experiments list
+  python -m experiments describe deep_linear_modes
+  python -m experiments run all --quick                 # every experiment at CI size, writes results/report.md
+  python -m experiments run deep_linear_modes --set lr=5e-4 --set depths="(2, 3)"
+
+exit status: 0 all checks passed, 1 some check failed, 2 bad arguments.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors in one line instead of usage + traceback."""
+
+    def error(self, message):  # noqa: D401
+        print(f"error: {message} (see: python -m experiments {self._sub_name()}--help)", file=sys.stderr)
+        raise SystemExit(2)
+
+    def _sub_name(self):
+        prog = self.prog.split()
+        return (prog[-1] + " ") if len(prog) > 2 else ""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m experiments",
+                description="Run toy-model simulations side by side with their closed-form theory.",
+                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.add_parser("list", help="list every registered experiment with a one-line description")
+    d = sub.add_parser("describe", help="show an experiment's settings (quick and full values)")
+    d.add_argument("name", help="experiment name (see list)")
+    r = sub.add_parser("run", help="run one experiment, or all, and write results and report",
+                       description="Run simulation and theory, write OUT/NAME/{summary.json, *.png, arrays.npz} "
+                                   "and OUT/report.md. Finished runs with the same settings are skipped.")
+    r.add_argument("name", help="experiment name, or 'all'")
+    r.add_argument("--quick", action="store_true", help="use the quick (CI-sized) settings instead of the full, "
+                                                        "paper-scale ones")
+    r.add_argument("--out", default="results", metavar="DIR", help="output folder (default: results/)")
+    r.add_argument("--seed", type=_nonneg_int, default=0, metavar="N", help="PRNG seed, an integer >= 0 (default 0)")
+    r.add_argument("--force", action="store_true", help="rerun even if a finished run with the same settings exists")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override one setting (Python literal), repeatable; see 'describe NAME' for the keys")
+    r.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return p
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be an integer >= 0; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed must be an integer >= 0; got {value}")
+    return value
+
+
+def _overrides(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set expects KEY=VALUE; got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command in (None,):
+            _parser().print_help()
+            return 0
+        if args.command == "list":
+            from experiments import load_all
+
+            registry = load_all()
+            width = max(len(n) for n in registry)
+            for name in sorted(registry):
+                print(f"{name.ljust(width)}  {registry[name].description}")
+            return 0
+        if args.command == "describe":
+            print(describe_config(get(args.name)))
+            return 0
+        return _run(args)
+    except (ConfigError, ParameterError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished experiments are saved; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _run(args) -> int:
+    from experiments import load_all
+
+    overrides = _overrides(args.overrides)
+    names = sorted(load_all()) if args.name == "all" else [get(args.name).name]
+    if args.name == "all" and overrides:
+        raise ConfigError("--set applies to one experiment; name it instead of 'all'")
+    # validate every config before running anything, so a bad setting fails fast
+    for name in names:
+        get(name).config(args.quick, overrides)
+    ctx = RunContext(progress=False if args.no_progress else None)
+    t0 = time.perf_counter()
+    summaries = [run_experiment(n, out_dir=args.out, quick=args.quick, seed=args.seed, force=args.force,
+                                overrides=overrides, ctx=ctx) for n in names]
+    report = write_report(args.out)
+    failed = [(s["experiment"], c["name"]) for s in summaries for c in s["checks"] if not c["passed"]]
+    n_checks = sum(len(s["checks"]) for s in summaries)
+    print(f"{len(summaries)} experiment(s), {n_checks} checks, {len(failed)} failed, "
+          f"{time.perf_counter() - t0:.1f} s; report: {report}")
+    for exp, check in failed:
+        print(f"FAILED {exp}: {check}")
+    return 1 if failed else 0

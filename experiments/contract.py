@@ -1,0 +1,455 @@
+"""The experiment contract shared by every family.
+
+An experiment is a function ``run(config, seed, ctx) -> Result`` registered with :func:`register`
+together with a frozen dataclass of its settings (a quick size for CI and a full, paper-scale size).
+:func:`run_experiment` runs it and writes, under ``OUT/NAME/``:
+
+* ``summary.json``: name, description, full config, its hash, seed, size, package versions, device,
+  runtime and ``checks`` (each ``{name, value, tolerance, passed, description}``), written last;
+* one PNG per figure (simulation and theory overlaid) and ``arrays.npz`` with the raw arrays.
+
+Every file is written atomically (temporary file in the same folder, then ``os.replace``). A run whose
+``summary.json`` already holds the same config hash is skipped unless ``force``; an interrupted
+``run all`` therefore resumes at the first unfinished experiment. :func:`write_report` collects all
+summaries into ``OUT/report.md``.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import datetime as _dt
+import hashlib
+import io
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Check",
+    "ConfigError",
+    "Result",
+    "RunContext",
+    "Experiment",
+    "REGISTRY",
+    "register",
+    "get",
+    "run_experiment",
+    "write_report",
+    "apply_overrides",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "config_hash",
+    "describe_config",
+]
+
+SCHEMA_VERSION = 1
+PACKAGES = ("jax", "jaxlib", "numpy", "scipy", "flax", "optax", "chex", "neural-tangents", "matplotlib")
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message is one line naming the parameter and what is allowed."""
+
+
+# ----------------------------------------------------------------------------------------------
+# checks and results
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Check:
+    """One comparison of a simulated quantity with its closed-form prediction."""
+
+    name: str
+    value: float
+    tolerance: float
+    passed: bool
+    description: str
+
+    @classmethod
+    def at_most(cls, name: str, value, tolerance, description: str) -> Check:
+        """Passes when ``value <= tolerance`` (e.g. an error below its derived bound). NaN fails."""
+        value, tolerance = float(value), float(tolerance)
+        return cls(name, value, tolerance, bool(value <= tolerance), description)
+
+    @classmethod
+    def at_least(cls, name: str, value, tolerance, description: str) -> Check:
+        """Passes when ``value >= tolerance`` (e.g. a ratio that must exceed a threshold). NaN fails."""
+        value, tolerance = float(value), float(tolerance)
+        return cls(name, value, tolerance, bool(value >= tolerance), description)
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "value": _json_float(self.value),
+            "tolerance": _json_float(self.tolerance),
+            "passed": self.passed,
+            "description": self.description,
+        }
+
+
+def _json_float(x: float):
+    return x if math.isfinite(x) else str(x)
+
+
+@dataclass
+class Result:
+    """What an experiment returns: checks, raw arrays, figures (matplotlib) and free-form metrics."""
+
+    checks: list[Check]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Passed to experiments: progress display and a logger."""
+
+    progress: bool | None = None
+    verbose: bool = True
+
+    def log(self, message: str) -> None:
+        if self.verbose:
+            print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str
+    config_type: type
+    quick: Callable[[], Any]
+    full: Callable[[], Any]
+    run: Callable[[Any, int, RunContext], Result]
+
+    def config(self, quick: bool, overrides: dict[str, str] | None = None):
+        cfg = self.quick() if quick else self.full()
+        cfg = apply_overrides(cfg, overrides or {})
+        validate = getattr(cfg, "validate", None)
+        if validate is not None:
+            validate()
+        return cfg
+
+
+REGISTRY: dict[str, Experiment] = {}
+
+
+def register(name: str, description: str, config_type: type, *, quick: Callable[[], Any],
+             full: Callable[[], Any]):
+    """Decorator registering ``run(config, seed, ctx) -> Result`` under ``name``."""
+
+    def deco(fn):
+        if name in REGISTRY:
+            raise RuntimeError(f"experiment {name!r} registered twice")
+        REGISTRY[name] = Experiment(name, description, config_type, quick, full, fn)
+        return fn
+
+    return deco
+
+
+def get(name: str) -> Experiment:
+    from experiments import load_all
+
+    load_all()
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown experiment {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+# ----------------------------------------------------------------------------------------------
+# configs
+# ----------------------------------------------------------------------------------------------
+def _coerce(value: Any, default: Any, key: str):
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key} must be True or False; got {value!r}")
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int | float) or float(value) != int(value):
+            raise ConfigError(f"{key} must be an integer; got {value!r}")
+        return int(value)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key} must be a number; got {value!r}")
+        return float(value)
+    if isinstance(default, tuple):
+        items = value if isinstance(value, list | tuple) else (value,)
+        if not items:
+            raise ConfigError(f"{key} must not be empty")
+        proto = default[0] if default else items[0]
+        return tuple(_coerce(v, proto, key) for v in items)
+    if isinstance(default, str):
+        return str(value)
+    return value
+
+
+def apply_overrides(cfg, overrides: dict[str, str]):
+    """Return ``cfg`` with ``{key: "python literal"}`` overrides applied (type-checked against defaults)."""
+    if not overrides:
+        return cfg
+    names = {f.name for f in dataclasses.fields(cfg)}
+    changes = {}
+    for key, raw in overrides.items():
+        if key not in names:
+            raise ConfigError(f"unknown setting {key!r}; allowed: {', '.join(sorted(names))}")
+        try:
+            value = ast.literal_eval(raw) if isinstance(raw, str) else raw
+        except (ValueError, SyntaxError):
+            value = raw
+        changes[key] = _coerce(value, getattr(cfg, key), key)
+    return dataclasses.replace(cfg, **changes)
+
+
+def config_dict(cfg) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=list))
+
+
+def config_hash(name: str, cfg, seed: int) -> str:
+    blob = json.dumps({"experiment": name, "config": config_dict(cfg), "seed": seed, "schema": SCHEMA_VERSION},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def describe_config(exp: Experiment) -> str:
+    """Human-readable table of an experiment's settings (for ``--help``-style output)."""
+    quick, full = exp.quick(), exp.full()
+    lines = [f"{exp.name}: {exp.description}", "", "settings (override with --set KEY=VALUE):"]
+    for f in dataclasses.fields(quick):
+        help_ = f.metadata.get("help", "")
+        lines.append(f"  {f.name}  quick={getattr(quick, f.name)!r}  full={getattr(full, f.name)!r}")
+        if help_:
+            lines.append(f"      {help_}")
+    return "\n".join(lines)
+
+
+def setting(default, help: str):  # noqa: A002 - mirrors argparse's keyword
+    """A dataclass field with a help string (shown by ``python -m experiments describe NAME``)."""
+    if isinstance(default, list | dict | set):
+        raise TypeError("use tuples for sequence settings")
+    return field(default=default, metadata={"help": help})
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`ConfigError` with ``message`` unless ``condition``."""
+    if not condition:
+        raise ConfigError(message)
+
+
+# ----------------------------------------------------------------------------------------------
+# atomic files
+# ----------------------------------------------------------------------------------------------
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+
+def _atomic_npz(path, arrays: dict[str, np.ndarray]) -> None:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _atomic_png(path, fig) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+# ----------------------------------------------------------------------------------------------
+# running
+# ----------------------------------------------------------------------------------------------
+def environment() -> dict:
+    import jax
+
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    versions["python"] = platform.python_version()
+    dev = jax.devices()[0]
+    device = {
+        "platform": dev.platform,
+        "device_kind": getattr(dev, "device_kind", str(dev)),
+        "device_count": jax.device_count(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "x64": bool(jax.config.jax_enable_x64),
+    }
+    return {"versions": versions, "device": device}
+
+
+def summary_path(out_dir, name: str) -> Path:
+    return Path(out_dir) / name / "summary.json"
+
+
+def load_summary(out_dir, name: str) -> dict | None:
+    path = summary_path(out_dir, name)
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def run_experiment(name: str, *, out_dir: str | os.PathLike = "results", quick: bool = False, seed: int = 0,
+                   force: bool = False, overrides: dict[str, str] | None = None,
+                   ctx: RunContext | None = None) -> dict:
+    """Run one registered experiment and write its outputs; return the summary dict.
+
+    Skips (returning the stored summary with ``"skipped": True``) when ``OUT/NAME/summary.json``
+    holds the same config hash, unless ``force``.
+    """
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # closed-form comparisons are made in float64
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ctx = ctx or RunContext()
+    if not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0; got {seed!r}")
+    exp = get(name)
+    cfg = exp.config(quick, overrides)
+    digest = config_hash(name, cfg, seed)
+    out = Path(out_dir) / name
+    previous = load_summary(out_dir, name)
+    if previous and previous.get("config_hash") == digest and not force:
+        ctx.log(f"[{name}] up to date (config {digest}); skipping (use --force to rerun)")
+        return {**previous, "skipped": True}
+
+    ctx.log(f"[{name}] running ({'quick' if quick else 'full'} size, seed {seed})")
+    started = _dt.datetime.now(_dt.UTC)
+    t0 = time.perf_counter()
+    result = exp.run(cfg, seed, ctx)
+    runtime = time.perf_counter() - t0
+
+    out.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for fig_name, fig in result.figures.items():
+        fname = f"{fig_name}.png"
+        _atomic_png(out / fname, fig)
+        plt.close(fig)
+        figures.append(fname)
+    if result.arrays:
+        _atomic_npz(out / "arrays.npz", result.arrays)
+    env = environment()
+    summary = {
+        "experiment": name,
+        "description": exp.description,
+        "size": "quick" if quick else "full",
+        "seed": seed,
+        "config": config_dict(cfg),
+        "config_hash": digest,
+        "versions": env["versions"],
+        "device": env["device"],
+        "started": started.isoformat(timespec="seconds"),
+        "runtime_s": round(runtime, 3),
+        "passed": all(c.passed for c in result.checks),
+        "checks": [c.to_json() for c in result.checks],
+        "metrics": _jsonable(result.metrics),
+        "figures": figures,
+        "arrays": "arrays.npz" if result.arrays else None,
+        "schema": SCHEMA_VERSION,
+    }
+    atomic_write_json(out / "summary.json", summary)  # last: its presence marks a finished run
+    status = "all checks passed" if summary["passed"] else "SOME CHECKS FAILED"
+    ctx.log(f"[{name}] {status} ({len(result.checks)} checks, {runtime:.1f} s)")
+    return {**summary, "skipped": False}
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray | np.generic):
+        return _jsonable(obj.tolist())
+    if hasattr(obj, "shape") and hasattr(obj, "dtype"):  # jax arrays
+        return _jsonable(np.asarray(obj).tolist())
+    if isinstance(obj, float):
+        return _json_float(obj)
+    return obj
+
+
+def _fmt(x) -> str:
+    if isinstance(x, str):
+        return x
+    if x == 0 or (1e-3 <= abs(x) < 1e5):
+        return f"{x:.4g}"
+    return f"{x:.3e}"
+
+
+def write_report(out_dir: str | os.PathLike, names: list[str] | None = None) -> Path:
+    """Write ``OUT/report.md``: every check of every finished experiment, and its figures inline."""
+    from experiments import load_all
+
+    load_all()
+    names = names or sorted(REGISTRY)
+    summaries = [s for s in (load_summary(out_dir, n) for n in names) if s]
+    n_checks = sum(len(s["checks"]) for s in summaries)
+    n_failed = sum(not c["passed"] for s in summaries for c in s["checks"])
+    lines = [
+        "# Theory vs simulation report",
+        "",
+        f"{len(summaries)} experiment(s), {n_checks} check(s), {n_failed} failed. "
+        f"Generated {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}.",
+        "",
+        "| experiment | size | check | value | tolerance | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in summaries:
+        for c in s["checks"]:
+            mark = "pass" if c["passed"] else "**FAIL**"
+            lines.append(f"| {s['experiment']} | {s['size']} | {c['name']} | {_fmt(c['value'])} | "
+                         f"{_fmt(c['tolerance'])} | {mark} |")
+    for s in summaries:
+        dev = s["device"]
+        lines += [
+            "",
+            f"## {s['experiment']}",
+            "",
+            f"{s['description']}  ",
+            f"size {s['size']}, seed {s['seed']}, runtime {s['runtime_s']:.1f} s on {dev['platform']} "
+            f"({dev['device_kind']}), jax {s['versions'].get('jax')}, config `{s['config_hash']}`",
+            "",
+        ]
+        for c in s["checks"]:
+            lines.append(f"- **{c['name']}** ({'pass' if c['passed'] else 'FAIL'}): {c['description']}")
+        lines.append("")
+        for fig in s["figures"]:
+            lines.append(f"![{s['experiment']} {fig}]({s['experiment']}/{fig})")
+            lines.append("")
+    path = Path(out_dir) / "report.md"
+    atomic_write_bytes(path, "\n".join(lines).encode())
+    return path

@@ -1,0 +1,541 @@
+r"""Exact learning dynamics of deep linear networks (Saxe, McClelland & Ganguli, ICLR 2014).
+
+Reference: A. M. Saxe, J. L. McClelland, S. Ganguli, *Exact solutions to the nonlinear dynamics of
+learning in deep linear neural networks*, arXiv:1312.6120 (v3). Equation numbers below are the paper's;
+section numbers (§) refer to ``shared/specs/deep_linear.md``.
+
+Conventions (used by the whole toolkit)
+---------------------------------------
+* Inputs :math:`x\in\mathbb R^{N_1}`, targets :math:`y\in\mathbb R^{N_3}`, ``P`` samples.
+* A network of ``depth`` = D weight matrices computes :math:`W_{tot}x` with :math:`W_{tot}=W_D\cdots W_1`.
+* Loss :math:`L=\frac1{2P}\sum_\mu\lVert y_\mu-W_{tot}x_\mu\rVert^2`, gradient descent with step ``η``,
+  continuous time :math:`t=\eta\times\text{step}` (so τ = 1).
+* **Averaged** correlations :math:`\Sigma_{xx}=\frac1P\sum x x^T` (= I for whitened inputs) and
+  :math:`\Sigma_{yx}=\frac1P\sum y x^T = U S V^T`; ``singular_value`` always means an entry of S.
+* The mode strength of mode α is the projection :math:`u_\alpha(t)=u_\alpha^T W_{tot}(t) v_\alpha` onto the
+  task's fixed singular vectors (never ``svd(W_tot)``, which reorders and drops signs).
+
+The paper uses *summed* correlations (Σ11 = Σ x xᵀ, Σ31 = Σ y xᵀ) with step λ and t = λ·step. The
+conversion happens in exactly one place, :func:`from_summed_convention`: scaling inputs and targets
+by √P makes our averaged loss equal to the paper's summed loss term by term, so weights, mode strengths,
+singular values, learning rates and times are all identical and every number of the paper and the
+spec carries over unchanged.
+
+Under these conventions one mode of a balanced, decoupled network obeys (eq. 15)
+
+.. math::  \frac{du}{dt} = D\,u^{2-2/D}\,(s-u),
+
+whose solution is implemented by :func:`mode_strength`:
+
+* D = 1 (no hidden layer): :math:`u=s+(u_0-s)e^{-t}` (closed form).
+* D = 2 (one hidden layer): the logistic :math:`u=s/(1+(s/u_0-1)e^{-2st})` (eq. 12, closed form).
+* D ≥ 3: the time to go from u0 to u is closed form up to a smooth bounded integral (see
+  :func:`learning_time`); u(t) is obtained by inverting it with a safeguarded Newton iteration in
+  logit(u/s), which converges to machine precision (implicit/numerical inversion).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from theory.common import ParameterError, as_float, check_int, check_range, check_shape, concrete
+
+__all__ = [
+    "from_summed_convention",
+    "correlations",
+    "max_stable_learning_rate",
+    "mode_strength",
+    "learning_time",
+    "learning_time_infinite_depth",
+    "discrete_mode_trajectory",
+    "discrete_learning_steps",
+    "discretisation_error",
+    "network_map",
+    "NetworkMapPrediction",
+    "effective_initial_strength",
+    "hierarchy_singular_values",
+]
+
+# Gauss-Legendre rule on (0, 1) for the smooth remainder integral R(y) of the deep-network time.
+# 96 nodes integrate it to ~1e-15 relative for depth <= 200 (tested against scipy's hyp2f1).
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(96)
+_GL_NODES = 0.5 * (_GL_NODES + 1.0)
+_GL_WEIGHTS = 0.5 * _GL_WEIGHTS
+
+
+# ----------------------------------------------------------------------------------------------
+# conventions
+# ----------------------------------------------------------------------------------------------
+def from_summed_convention(inputs, targets):
+    r"""Map a problem stated in Saxe's *summed* convention onto this toolkit's averaged one.
+
+    Saxe et al. train with step λ on :math:`E=\frac12\sum_\mu\lVert y_\mu-Wx_\mu\rVert^2`. With
+    :math:`x'=\sqrt P\,x`, :math:`y'=\sqrt P\,y` our averaged loss is
+    :math:`\frac1{2P}\sum\lVert y'-Wx'\rVert^2 = E` exactly, so GD with η = λ on (x', y') produces
+    the same weights at every step, :math:`\Sigma_{yx}(x',y')=\Sigma_{31}`, :math:`\Sigma_{xx}=\Sigma_{11}`
+    and t = λ·step. E.g. one-hot items (white under sums, Σ11 = I) become √P·one-hot (white under means).
+
+    Args:
+        inputs: (P, N1) array, one sample per row.
+        targets: (P, N3) array.
+
+    Returns:
+        ``(inputs * sqrt(P), targets * sqrt(P))``.
+    """
+    inputs = as_float(inputs, "inputs")
+    targets = as_float(targets, "targets")
+    if inputs.ndim != 2 or targets.ndim != 2 or inputs.shape[0] != targets.shape[0]:
+        raise ParameterError(
+            f"inputs and targets must be (P, N1) and (P, N3) with the same P; got {inputs.shape} and "
+            f"{targets.shape}"
+        )
+    scale = jnp.sqrt(inputs.shape[0])
+    return inputs * scale, targets * scale
+
+
+def correlations(inputs, targets):
+    r"""Averaged correlations (Σxx, Σyx, Σyy) = (XᵀX/P, YᵀX/P, YᵀY/P) of (P, N) sample matrices."""
+    inputs = as_float(inputs, "inputs")
+    targets = as_float(targets, "targets")
+    if inputs.ndim != 2 or targets.ndim != 2 or inputs.shape[0] != targets.shape[0]:
+        raise ParameterError(
+            f"inputs and targets must be (P, N1) and (P, N3) with the same P; got {inputs.shape} and "
+            f"{targets.shape}"
+        )
+    p = inputs.shape[0]
+    return inputs.T @ inputs / p, targets.T @ inputs / p, targets.T @ targets / p
+
+
+def _check_depth(depth):
+    check_int(depth, "depth", minimum=1)
+    return jnp.asarray(depth)
+
+
+def max_stable_learning_rate(singular_value, depth=2):
+    r"""Largest stable GD step on one balanced mode (spec §3, paper App. B, eq. 41).
+
+    The Hessian's top eigenvalue at the optimum is :math:`D s^{2-2/D}`, so GD converges iff
+    :math:`\eta < 2/(D\,s^{2-2/D})`. For D = 2 this is η < 1/s. Vectorised over both arguments.
+    """
+    s = as_float(singular_value, "singular_value")
+    check_range(s, "singular_value", low=0.0, low_inclusive=False)
+    n = _check_depth(depth)
+    return 2.0 / (n * s ** (2.0 - 2.0 / n))
+
+
+# ----------------------------------------------------------------------------------------------
+# continuous-time single-mode dynamics
+# ----------------------------------------------------------------------------------------------
+def _remainder(y, n):
+    """R(y) = ∫_0^y z(1 − z^{n−2})/(1 − z^n) dz by Gauss-Legendre (integrand smooth on [0, y])."""
+    z = y[..., None] * _GL_NODES
+    lz = jnp.log(z)
+    num = -jnp.expm1((n[..., None] - 2.0) * lz)
+    den = -jnp.expm1(n[..., None] * lz)
+    tiny = jnp.abs(den) < 1e-300
+    ratio = jnp.where(tiny, (n[..., None] - 2.0) / n[..., None], num / jnp.where(tiny, 1.0, den))
+    return y * jnp.sum(_GL_WEIGHTS * z * ratio, axis=-1)
+
+
+def _deep_potential(log_x, log_abs_1mx, n):
+    r"""F(x) with t(u0→u) = s^{−p}[F(u/s) − F(u0/s)] for depth n ≥ 3, p = 2 − 2/n.
+
+    Substituting u = s·y^n in dt = du / (n u^p (s − u)) gives dt = s^{-p} y^{1−n}/(1−y^n) dy and
+    y^{1−n}/(1−y^n) = y^{1−n} + y/(1−y^n), hence
+    F = y^{2−n}/(2−n) − (1/n) ln|1 − y^n| + R(y), R(y) = ∫_0^y z(1 − z^{n−2})/(1 − z^n) dz.
+    The log carries the divergence at u → s; R is smooth and bounded (quadrature).
+    """
+    y = jnp.exp(log_x / n)
+    return jnp.exp((2.0 - n) * log_x / n) / (2.0 - n) - log_abs_1mx / n + _remainder(y, n)
+
+
+def _deep_time(s, x0, x, n):
+    """Flow time from u0 = s·x0 to u = s·x for depth n ≥ 3 (0 < x0, x; both < 1 or both > 1)."""
+    p = 2.0 - 2.0 / n
+    f = _deep_potential(jnp.log(x), jnp.log(jnp.abs(1.0 - x)), n)
+    f0 = _deep_potential(jnp.log(x0), jnp.log(jnp.abs(1.0 - x0)), n)
+    return s ** (-p) * (f - f0)
+
+
+def _deep_mode_strength(t, s, u0, n, iterations: int = 80):
+    """Invert the depth-n flow time by Newton's method.
+
+    Below the fixed point (x = u/s < 1) we solve in w = logit(x); t(w) is increasing and concave
+    (d²t/dw² = (1−p)/n s^{−p} x^{1−p}(1−x) ≤ 0), so Newton from the left converges monotonically.
+    Above it (x > 1) we solve in v = ln(x − 1); −t(v) is increasing and concave, so after at most one
+    step to the left of the root the iteration is again monotone. The fixed point x = 1 is exact.
+    """
+    p = 2.0 - 2.0 / n
+    x0 = u0 / s
+    below = x0 < 1.0
+    above = x0 > 1.0
+    safe_x0 = jnp.where(below | above, x0, 0.5)
+    safe_x0_lo = jnp.where(below, safe_x0, 0.5)
+    safe_x0_hi = jnp.where(above, safe_x0, 2.0)
+
+    # ---- below: w = logit(x)
+    def pot_w(w):
+        log_x = -jax.nn.softplus(-w)
+        log_1mx = -jax.nn.softplus(w)
+        return _deep_potential(log_x, log_1mx, n)
+
+    w0 = jnp.log(safe_x0_lo) - jnp.log1p(-safe_x0_lo)
+    target_lo = t * s**p + pot_w(w0)
+
+    def newton_w(_, w):
+        log_x = -jax.nn.softplus(-w)
+        slope = jnp.exp((1.0 - p) * log_x) / n
+        return w + (target_lo - pot_w(w)) / slope
+
+    w = jax.lax.fori_loop(0, iterations, newton_w, w0)
+    x_lo = jax.nn.sigmoid(w)
+
+    # ---- above: v = ln(x − 1)
+    def pot_v(v):
+        log_x = jax.nn.softplus(v)
+        return _deep_potential(log_x, v, n)
+
+    v0 = jnp.log(safe_x0_hi - 1.0)
+    target_hi = t * s**p + pot_v(v0)
+
+    def newton_v(_, v):
+        slope = -jnp.exp(-p * jax.nn.softplus(v)) / n
+        return v + (target_hi - pot_v(v)) / slope
+
+    v = jax.lax.fori_loop(0, iterations, newton_v, v0)
+    x_hi = 1.0 + jnp.exp(v)
+
+    x = jnp.where(below, x_lo, jnp.where(above, x_hi, 1.0))
+    return jnp.where(u0 == 0.0, 0.0, s * x)
+
+
+def mode_strength(t, singular_value, initial_strength, *, depth=2):
+    r"""Strength u(t) of one balanced, decoupled input-output mode under gradient flow.
+
+    Solves :math:`du/dt = D\,u^{2-2/D}(s-u)`, u(0) = u0 (Saxe et al. 2014, eqs. 12 and 15), in the
+    averaged convention of this module (t = η·step):
+
+    * D = 1: :math:`u = s + (u_0 - s)e^{-t}`;
+    * D = 2: :math:`u = s / (1 + (s/u_0 - 1)e^{-2st})` (overflow-safe form of eq. 12);
+    * D ≥ 3: exact inversion of the closed-form time of :func:`learning_time` (Newton; see module doc).
+
+    All arguments broadcast against each other (``t`` of shape (T, 1) against s of shape (K,) gives
+    (T, K)); jit- and vmap-compatible. Works for u0 above the fixed point too (decay towards s).
+
+    Args:
+        t: time(s) ≥ 0, in units of η·steps.
+        singular_value: s > 0, the mode's singular value of Σyx.
+        initial_strength: u0 ≥ 0 (u0 = 0 is the unstable fixed point and stays 0).
+        depth: number of weight matrices D ≥ 1 (2 = one hidden layer). Int or integer array.
+
+    Returns:
+        u(t), broadcast shape of the inputs.
+    """
+    t = as_float(t, "t")
+    s = as_float(singular_value, "singular_value")
+    u0 = as_float(initial_strength, "initial_strength")
+    check_range(t, "t", low=0.0)
+    check_range(s, "singular_value", low=0.0, low_inclusive=False)
+    check_range(u0, "initial_strength", low=0.0)
+    n = _check_depth(depth).astype(s.dtype)
+    t, s, u0, n = jnp.broadcast_arrays(t, s, u0, n)
+
+    shallow = s + (u0 - s) * jnp.exp(-t)
+    safe_u0 = jnp.where(u0 > 0, u0, 1.0)
+    logistic = jnp.where(u0 > 0, s / (1.0 + (s / safe_u0 - 1.0) * jnp.exp(-2.0 * s * t)), 0.0)
+    static_n = concrete(n)
+    if static_n is not None and np.all(static_n == 1):
+        return shallow
+    if static_n is not None and np.all(static_n == 2):
+        return logistic
+    deep = _deep_mode_strength(t, s, u0, jnp.maximum(n, 3.0))
+    return jnp.where(n == 1, shallow, jnp.where(n == 2, logistic, deep))
+
+
+def learning_time(singular_value, initial_strength, *, depth=2, fraction=0.5):
+    r"""Gradient-flow time for one balanced mode to grow from u0 to ``fraction``·s.
+
+    * D = 1: :math:`t = \ln\frac{s-u_0}{s-u_f}`;
+    * D = 2: :math:`t = \frac1{2s}\ln\frac{u_f(s-u_0)}{u_0(s-u_f)}` (eq. 11; half-time
+      :math:`\frac1{2s}\ln\frac{s-u_0}{u_0}`);
+    * D ≥ 3 (closed form up to a smooth quadrature, spec §3): with p = 2 − 2/D and y = (u/s)^{1/D},
+      :math:`t = s^{-p}[F(y_f)-F(y_0)]`, :math:`F(y)=\frac{y^{2-D}}{2-D}-\frac1D\ln(1-y^D)+R(y)`,
+      :math:`R(y)=\int_0^y\frac{z(1-z^{D-2})}{1-z^D}dz`. This equals the spec's
+      :math:`\frac1D[I(u_f)-I(u_0)]`, :math:`I(u)=\frac{u^{1-p}}{(1-p)s}\,{}_2F_1(1,1-p;2-p;u/s)`.
+
+    Note t·s is *not* constant across s: it carries the factor ln((s − u0)/u0).
+
+    Args:
+        singular_value: s > 0.
+        initial_strength: 0 < u0 < fraction·s.
+        depth: number of weight matrices D ≥ 1.
+        fraction: target u_f / s, in (0, 1).
+
+    Returns:
+        The time (units of η·steps), broadcast over all arguments.
+    """
+    s = as_float(singular_value, "singular_value")
+    u0 = as_float(initial_strength, "initial_strength")
+    frac = as_float(fraction, "fraction")
+    check_range(s, "singular_value", low=0.0, low_inclusive=False)
+    check_range(frac, "fraction", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    check_range(u0, "initial_strength", low=0.0, low_inclusive=False)
+    cs, cu, cf = concrete(s), concrete(u0), concrete(frac)
+    if cs is not None and cu is not None and cf is not None and np.any(np.asarray(cu) >= cf * cs):
+        raise ParameterError("initial_strength must be < fraction * singular_value (the mode must still grow)")
+    n = _check_depth(depth).astype(s.dtype)
+    s, u0, frac, n = jnp.broadcast_arrays(s, u0, frac, n)
+    uf = frac * s
+    shallow = jnp.log((s - u0) / (s - uf))
+    two = jnp.log(uf * (s - u0) / (u0 * (s - uf))) / (2.0 * s)
+    deep = _deep_time(s, u0 / s, frac, jnp.maximum(n, 3.0))
+    return jnp.where(n == 1, shallow, jnp.where(n == 2, two, deep))
+
+
+def learning_time_infinite_depth(singular_value, initial_strength, *, depth, fraction=0.99):
+    r"""Saxe et al. eq. 17, the large-depth asymptote of :func:`learning_time`.
+
+    :math:`t=\frac1D\left[\frac1{s^2}\ln\frac{u_f(s-u_0)}{u_0(s-u_f)}+\frac1{su_0}-\frac1{su_f}\right]`,
+    from du/dt = D u²(s − u). Asymptotic only (12 % off at D = 99 for s = 1.5, u0 = 1e-3): with a
+    stable step η ∝ 1/(D s_max²) the step count t/η tends to a depth-independent limit, the paper's
+    "finite depth delay".
+    """
+    s = as_float(singular_value, "singular_value")
+    u0 = as_float(initial_strength, "initial_strength")
+    check_range(s, "singular_value", low=0.0, low_inclusive=False)
+    check_range(u0, "initial_strength", low=0.0, low_inclusive=False)
+    check_range(fraction, "fraction", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    n = _check_depth(depth)
+    uf = fraction * s
+    return (jnp.log(uf * (s - u0) / (u0 * (s - uf))) / s**2 + 1.0 / (s * u0) - 1.0 / (s * uf)) / n
+
+
+# ----------------------------------------------------------------------------------------------
+# discrete-time (exact) single-mode dynamics
+# ----------------------------------------------------------------------------------------------
+def _discrete_args(singular_value, initial_strength, learning_rate, depth):
+    s = as_float(singular_value, "singular_value")
+    u0 = as_float(initial_strength, "initial_strength")
+    lr = as_float(learning_rate, "learning_rate")
+    check_range(s, "singular_value", low=0.0, low_inclusive=False)
+    check_range(u0, "initial_strength", low=0.0)
+    check_range(lr, "learning_rate", low=0.0, low_inclusive=False)
+    n = _check_depth(depth).astype(s.dtype)
+    cs, cl, cn = concrete(s), concrete(lr), concrete(n)
+    if cs is not None and cl is not None and cn is not None:
+        bound = 2.0 / (cn * cs ** (2.0 - 2.0 / cn))
+        if np.any(cl >= bound):
+            raise ParameterError(
+                f"learning_rate must be < 2/(depth * s^(2-2/depth)) = {float(np.min(bound)):.4g} "
+                f"(stability bound); got {float(np.max(cl)):.4g}"
+            )
+    s, u0, lr, n = jnp.broadcast_arrays(s, u0, lr, n)
+    return s, u0, lr, n
+
+
+def _discrete_step(a, s, lr, n):
+    """One GD step on a balanced mode: a ← a + η a^{D−1}(s − a^D) (spec §6.5), u = a^D."""
+    return a + lr * a ** (n - 1.0) * (s - a**n)
+
+
+def discrete_mode_trajectory(n_steps: int, singular_value, initial_strength, learning_rate, *, depth=2,
+                             record_every: int = 1):
+    r"""Exact discrete-time trajectory of one balanced, decoupled mode under GD (spec §6.5).
+
+    Every layer carries a = u^{1/D} and GD on ½(s − a^D)² gives :math:`a_{n+1}=a_n+\eta a_n^{D-1}(s-a_n^D)`;
+    for D = 2 this is :math:`u_{n+1}=u_n(1+\eta(s-u_n))^2`. Full-matrix GD from a balanced decoupled
+    initialisation reproduces it to rounding error (spec P1).
+
+    Returns:
+        Array of shape (n_steps // record_every + 1, *broadcast_shape): u after 0, k, 2k, … steps.
+    """
+    n_steps = int(check_int(n_steps, "n_steps", minimum=0))
+    record_every = int(check_int(record_every, "record_every", minimum=1))
+    s, u0, lr, n = _discrete_args(singular_value, initial_strength, learning_rate, depth)
+    a0 = u0 ** (1.0 / n)
+
+    def outer(a, _):
+        a = jax.lax.fori_loop(0, record_every, lambda _, b: _discrete_step(b, s, lr, n), a)
+        return a, a**n
+
+    _, us = jax.lax.scan(outer, a0, None, length=n_steps // record_every)
+    return jnp.concatenate([u0[None], us], axis=0)
+
+
+def discrete_learning_steps(singular_value, initial_strength, learning_rate, *, depth=2, fraction=0.5,
+                            max_steps: int = 10**7):
+    """Number of exact GD steps until a balanced mode first satisfies u ≥ fraction·s.
+
+    Uses the recursion of :func:`discrete_mode_trajectory`; returns ``max_steps`` where it is not
+    reached. Vectorised; the loop stops once every element has crossed.
+    """
+    s, u0, lr, n = _discrete_args(singular_value, initial_strength, learning_rate, depth)
+    check_range(fraction, "fraction", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    target = fraction * s
+    int_dtype = jnp.int64 if jax.config.jax_enable_x64 else jnp.int32
+
+    def cond(state):
+        k, _, steps = state
+        return (k < max_steps) & jnp.any(steps < 0)
+
+    def body(state):
+        k, a, steps = state
+        a = _discrete_step(a, s, lr, n)
+        k = k + 1
+        steps = jnp.where((steps < 0) & (a**n >= target), k, steps)
+        return k, a, steps
+
+    steps0 = jnp.where(u0 >= target, 0, -1).astype(int_dtype)
+    _, _, steps = jax.lax.while_loop(cond, body, (jnp.asarray(0, int_dtype), u0 ** (1.0 / n), steps0))
+    return jnp.where(steps < 0, max_steps, steps)
+
+
+def discretisation_error(singular_value, initial_strength, learning_rate, *, depth=2, n_grid: int = 4001):
+    r"""First-order prediction of max_t |u_GD(t = ηn) − u_flow(t)| for one balanced mode.
+
+    Derivation (backward error analysis). GD on a is Euler's method for ȧ = f(a) = a^{D−1}(s − a^D);
+    to first order it follows the modified flow ȧ = f(a)(1 − η f'(a)/2). Along the same path it
+    therefore reaches a at time t_flow(a) + Δt(a) with
+    :math:`\Delta t = \frac\eta2\int f'/f\,da = \frac\eta2\ln\frac{f(a)}{f(a_0)}`, so
+    :math:`|u_{GD}-u_{flow}| \approx |\dot u|\,|\Delta t|` with :math:`\dot u = D u^{2-2/D}(s-u)` and
+    :math:`f = u^{1-1/D}(s-u)`. The maximum over the path (a grid in logit(u/s)) is returned.
+    For D = 2 it gives ≈ 0.12 η s² ln(s/u0), the spec's fitted 0.106 η s² ln(s/u0) (§7) plus the
+    O(η²) and log corrections. Neglected terms are O((η s^{2−2/D} D)²) relative.
+
+    Returns:
+        The predicted maximal absolute deviation (same units as u), broadcast over the arguments.
+    """
+    s, u0, lr, n = _discrete_args(singular_value, initial_strength, learning_rate, depth)
+    x0 = u0 / s
+    w0 = jnp.log(x0) - jnp.log1p(-x0)
+    w1 = jnp.maximum(w0, 0.0) + 40.0
+    grid = jnp.linspace(0.0, 1.0, n_grid)
+    w = w0[..., None] + (w1 - w0)[..., None] * grid
+    log_x = -jax.nn.softplus(-w)  # log(u/s)
+    log_1mx = -jax.nn.softplus(w)  # log(1 - u/s), stable as u -> s
+    nn = n[..., None]
+    ss = s[..., None]
+    log_u = jnp.log(ss) + log_x
+    log_smu = jnp.log(ss) + log_1mx
+    udot = nn * jnp.exp((2.0 - 2.0 / nn) * log_u + log_smu)
+    log_f = (1.0 - 1.0 / nn) * log_u + log_smu
+    log_f0 = (1.0 - 1.0 / nn) * jnp.log(u0[..., None]) + jnp.log(ss - u0[..., None])
+    err = udot * 0.5 * lr[..., None] * jnp.abs(log_f - log_f0)
+    return jnp.max(err, axis=-1)
+
+
+# ----------------------------------------------------------------------------------------------
+# whole-network predictions
+# ----------------------------------------------------------------------------------------------
+class NetworkMapPrediction(NamedTuple):
+    """Predicted trajectory of a decoupled network (see :func:`network_map`)."""
+
+    maps: jnp.ndarray  # (T, N3, N1) predicted W_tot(t) = U diag(u(t)) Vᵀ
+    loss: jnp.ndarray  # (T,) predicted loss
+    mode_strengths: jnp.ndarray  # (T, r) u_α(t)
+    singular_values: jnp.ndarray  # (r,) s_α, descending
+    left: jnp.ndarray  # (N3, r) u_α
+    right: jnp.ndarray  # (N1, r) v_α
+
+
+def network_map(t, sigma_yx, initial_strengths, *, depth=2, sigma_yy=None) -> NetworkMapPrediction:
+    r"""Predicted input-output map and loss of a network trained on whitened inputs.
+
+    With :math:`\Sigma_{yx}=USV^T` and every mode evolving independently by :func:`mode_strength`,
+    :math:`W_{tot}(t)=\sum_\alpha u_\alpha(t)\,u_\alpha v_\alpha^T` and, for Σxx = I,
+
+    .. math::
+        L(t) = \tfrac12\sum_\alpha (s_\alpha-u_\alpha(t))^2
+               + \tfrac12(\mathrm{tr}\,\Sigma_{yy}-\textstyle\sum_\alpha s_\alpha^2).
+
+    The second term (irreducible loss) is included only when ``sigma_yy`` is given. Modes that the
+    network cannot represent (hidden width < rank) should get initial strength 0.
+
+    Args:
+        t: times, shape (T,) (or scalar).
+        sigma_yx: (N3, N1) averaged input-output correlation.
+        initial_strengths: (r,) or scalar u0 per mode, r = min(N3, N1), ordered like the descending
+            singular values. For small random initialisations use :func:`effective_initial_strength`.
+        depth: number of weight matrices.
+        sigma_yy: optional (N3, N3) output correlation for the irreducible loss.
+    """
+    t = jnp.atleast_1d(as_float(t, "t"))
+    check_range(t, "t", low=0.0)
+    sigma_yx = as_float(sigma_yx, "sigma_yx")
+    if sigma_yx.ndim != 2:
+        raise ParameterError(f"sigma_yx must be a 2-D (N3, N1) matrix; got shape {sigma_yx.shape}")
+    left, s, right_t = jnp.linalg.svd(sigma_yx, full_matrices=False)
+    r = s.shape[0]
+    u0 = as_float(initial_strengths, "initial_strengths")
+    if u0.ndim > 1 or (u0.ndim == 1 and u0.shape[0] != r):
+        raise ParameterError(f"initial_strengths must be a scalar or have shape ({r},); got {u0.shape}")
+    check_range(u0, "initial_strengths", low=0.0)
+    u0 = jnp.broadcast_to(u0, (r,))
+    if np.any(np.asarray(concrete(s)) <= 0):
+        raise ParameterError("sigma_yx must have full rank min(N3, N1) (a zero singular value has no mode)")
+    u = mode_strength(t[:, None], s[None, :], u0[None, :], depth=depth)
+    maps = jnp.einsum("ia,ta,aj->tij", left, u, right_t)
+    loss = 0.5 * jnp.sum((s - u) ** 2, axis=-1)
+    if sigma_yy is not None:
+        sigma_yy = as_float(sigma_yy, "sigma_yy")
+        check_shape(sigma_yy, "sigma_yy", (sigma_yx.shape[0], sigma_yx.shape[0]))
+        loss = loss + 0.5 * (jnp.trace(sigma_yy) - jnp.sum(s**2))
+    return NetworkMapPrediction(maps, loss, u, s, left, right_t.T)
+
+
+def effective_initial_strength(w_in, w_out, sigma_yx):
+    r"""Effective u0 of each mode for a small *random* two-layer initialisation (spec §2.4).
+
+    In the early (linear) phase a^α = W1 v_α and b^α = W2ᵀ u_α obey ȧ = s b, ḃ = s a exactly, so
+    :math:`a\cdot b(t) \approx \tfrac14|a_0+b_0|^2e^{2st} - \tfrac14|a_0-b_0|^2e^{-2st}`: the logistic with
+    :math:`u_{0,\rm eff}=\tfrac14|a_0+b_0|^2` matches the growing solution (a0·b0 can be ≤ 0 and must
+    not be used). For i.i.d. N(0, σ²) weights u0_eff ≈ σ² N2 / 2.
+
+    Args:
+        w_in: (N2, N1) first-layer weights W1.
+        w_out: (N3, N2) second-layer weights W2.
+        sigma_yx: (N3, N1) averaged correlation.
+
+    Returns:
+        (r,) effective initial strengths, in the order of the descending singular values.
+    """
+    w_in = as_float(w_in, "w_in")
+    w_out = as_float(w_out, "w_out")
+    sigma_yx = as_float(sigma_yx, "sigma_yx")
+    if w_in.ndim != 2 or w_out.ndim != 2 or w_out.shape[1] != w_in.shape[0]:
+        raise ParameterError(f"w_in (N2, N1) and w_out (N3, N2) must share N2; got {w_in.shape}, {w_out.shape}")
+    check_shape(sigma_yx, "sigma_yx", (w_out.shape[0], w_in.shape[1]))
+    left, _, right_t = jnp.linalg.svd(sigma_yx, full_matrices=False)
+    a0 = w_in @ right_t.T  # (N2, r)
+    b0 = w_out.T @ left  # (N2, r)
+    return 0.25 * jnp.sum((a0 + b0) ** 2, axis=0)
+
+
+def hierarchy_singular_values(levels: int, flip_prob: float, n_features: int):
+    r"""Expected singular values of Σyx for the branching-diffusion tree data (spec §6.1, PNAS 2019).
+
+    Items are the 2^levels leaves of a binary tree; each feature draws a ±1 sign at the root and every
+    edge flips it with probability p. With q = 1 − 2p the item covariance per feature is
+    :math:`C_{ij}=q^{d(i,j)}` (d = path length), whose eigenvalues are
+    :math:`\lambda_{root}=1+\sum_{h=1}^{L}2^{h-1}q^{2h}` and, for a node at depth ℓ (m = L − ℓ − 1,
+    multiplicity 2^ℓ), :math:`\lambda_\ell=1+\sum_{h=1}^{m}2^{h-1}q^{2h}-2^m q^{2(m+1)}`.
+    For one-hot items mapped by :func:`from_summed_convention`, :math:`s=\sqrt{N_f\lambda}`
+    (e.g. L = 5, p = 0.1, N_f = 1000: 81.0, 56.0, 46.5 ×2, 37.5 ×4, 28.7 ×8, 19.0 ×16).
+
+    Returns:
+        (2^levels,) singular values in descending order, with multiplicities.
+    """
+    levels = int(check_int(levels, "levels", minimum=1, maximum=20))
+    check_range(flip_prob, "flip_prob", low=0.0, high=0.5, high_inclusive=False)
+    n_features = int(check_int(n_features, "n_features", minimum=1))
+    q2 = (1.0 - 2.0 * float(flip_prob)) ** 2
+    vals = [1.0 + sum(2 ** (h - 1) * q2**h for h in range(1, levels + 1))]
+    for ell in range(levels):
+        m = levels - ell - 1
+        lam = 1.0 + sum(2 ** (h - 1) * q2**h for h in range(1, m + 1)) - 2**m * q2 ** (m + 1)
+        vals.extend([lam] * 2**ell)
+    return jnp.sqrt(n_features * jnp.asarray(sorted(vals, reverse=True), dtype=jnp.result_type(float)))

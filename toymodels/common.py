@@ -1,0 +1,100 @@
+"""Shared training machinery for every toy-model family.
+
+* :func:`scan_with_records` runs ``n_records × record_every`` steps of a pure step function inside
+  nested ``lax.scan`` s and records a summary every ``record_every`` steps. Call it inside ``jax.jit``.
+* :func:`run_chunked` drives a jitted chunk function over the whole run, so that long runs show a
+  progress bar without a Python loop per step (one Python iteration per chunk of many records).
+* :func:`haar_orthogonal` and :func:`split_keys` are small helpers used by several families.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["scan_with_records", "run_chunked", "haar_orthogonal", "split_keys"]
+
+PyTree = Any
+
+
+def scan_with_records(step_fn: Callable[[PyTree], PyTree], record_fn: Callable[[PyTree], PyTree], carry: PyTree,
+                      n_records: int, record_every: int):
+    """Apply ``step_fn`` ``n_records * record_every`` times, recording ``record_fn`` after each block.
+
+    Returns ``(final_carry, records)`` where every leaf of ``records`` has a leading axis of length
+    ``n_records`` (the state after record_every, 2·record_every, … steps).
+    """
+
+    def inner(c, _):
+        return step_fn(c), None
+
+    def outer(c, _):
+        c, _ = jax.lax.scan(inner, c, None, length=record_every)
+        return c, record_fn(c)
+
+    return jax.lax.scan(outer, carry, None, length=n_records)
+
+
+def run_chunked(chunk_fn: Callable[[PyTree, int], tuple[PyTree, PyTree]], carry: PyTree, n_records: int, *,
+                records_per_chunk: int | None = None, progress: bool | None = None, desc: str = "training",
+                steps_per_record: int = 1, time_axis: int = 0):
+    """Run ``chunk_fn(carry, n)`` (jitted; ``n`` records per call) until ``n_records`` are produced.
+
+    Args:
+        chunk_fn: ``(carry, n_records) -> (carry, records)``, ``n_records`` static.
+        carry: initial state.
+        n_records: total number of records.
+        records_per_chunk: records per call; ``None`` runs everything in one call (no progress bar).
+            The last chunk may be shorter (one extra compilation).
+        progress: show a tqdm bar (``None``: only when stderr is a terminal).
+        desc: label of the progress bar.
+        steps_per_record: steps per record, for the bar's unit (steps).
+        time_axis: axis of the record leaves that counts records (1 for vmapped ensembles).
+
+    Returns:
+        ``(final_carry, records)`` with chunks concatenated along ``time_axis``.
+    """
+    if records_per_chunk is None or records_per_chunk >= n_records:
+        return chunk_fn(carry, n_records)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    from tqdm.auto import tqdm
+
+    n_chunks = math.ceil(n_records / records_per_chunk)
+    pieces = []
+    with tqdm(total=n_records * steps_per_record, desc=desc, unit="step", disable=not progress,
+              file=sys.stderr, leave=False) as bar:
+        done = 0
+        for _ in range(n_chunks):
+            n = min(records_per_chunk, n_records - done)
+            carry, rec = chunk_fn(carry, n)
+            jax.block_until_ready(rec)
+            pieces.append(rec)
+            done += n
+            bar.update(n * steps_per_record)
+    records = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=time_axis), *pieces)
+    return carry, records
+
+
+def haar_orthogonal(key: jax.Array, n: int, dtype=None) -> jnp.ndarray:
+    """A Haar-distributed n×n orthogonal matrix (QR of a Gaussian with the sign correction)."""
+    dtype = dtype or jnp.result_type(float)
+    return jax.nn.initializers.orthogonal()(key, (n, n), dtype)
+
+
+def split_keys(key: jax.Array, n: int) -> jax.Array:
+    """``n`` independent keys, stacked (shape (n, ...)); a thin, explicit wrapper of ``jax.random.split``."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1; got {n}")
+    return jax.random.split(key, n)
+
+
+def to_numpy(tree: PyTree) -> PyTree:
+    """Device arrays to NumPy (for saving)."""
+    return jax.tree.map(np.asarray, tree)

@@ -1,0 +1,309 @@
+r"""Deep linear networks trained by full-batch gradient descent (Saxe, McClelland & Ganguli 2014).
+
+Conventions are those of :mod:`theory.deep_linear`: averaged correlations, loss
+:math:`L=\frac1{2P}\sum\lVert y-W_D\cdots W_1x\rVert^2`, GD with step η, t = η·step.
+
+Full-batch GD only needs the correlations, so a :class:`Task` stores (Σxx, Σyx, tr Σyy) and the loss is
+evaluated in correlation form
+
+.. math::
+    L = \tfrac12\mathrm{tr}\,\Sigma_{yy} - \mathrm{tr}(W_{tot}^T\Sigma_{yx})
+        + \tfrac12\mathrm{tr}(W_{tot}\Sigma_{xx}W_{tot}^T),
+
+which equals the sample loss exactly and costs nothing extra per sample. Gradients come from
+``jax.grad`` (tested against the paper's eq. 13), updates from ``optax.sgd``. Training is one jitted
+``lax.scan`` over steps; :func:`train_batch` ``vmap`` s it over a leading axis of parameters and learning
+rates, so seeds, initialisation schemes and learning-rate grids train at once.
+
+Parameters are a tuple ``(W_1, …, W_D)`` with ``W_l`` of shape (widths[l], widths[l−1]).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from theory.common import ParameterError, as_float, check_int, check_range
+from toymodels.common import run_chunked, scan_with_records
+
+__all__ = [
+    "Task",
+    "Trajectory",
+    "make_task",
+    "task_from_data",
+    "synthetic_task",
+    "branching_diffusion_data",
+    "end_to_end",
+    "loss",
+    "mode_projections",
+    "init_params",
+    "INIT_SCHEMES",
+    "train",
+    "train_batch",
+]
+
+INIT_SCHEMES = ("decoupled", "gaussian", "scaled_gaussian", "orthogonal")
+
+
+class Task(NamedTuple):
+    """A regression task in correlation form (a pytree; all fields are arrays)."""
+
+    sigma_xx: jnp.ndarray  # (N1, N1)
+    sigma_yx: jnp.ndarray  # (N3, N1)
+    trace_yy: jnp.ndarray  # ()
+    left: jnp.ndarray  # (N3, N3) left singular vectors of Σyx (first r = min(N1, N3) columns are modes)
+    singular_values: jnp.ndarray  # (r,) descending
+    right: jnp.ndarray  # (N1, N1) right singular vectors
+
+    @property
+    def n_in(self) -> int:
+        return self.sigma_yx.shape[1]
+
+    @property
+    def n_out(self) -> int:
+        return self.sigma_yx.shape[0]
+
+
+class Trajectory(NamedTuple):
+    """Recorded training trajectory. Leading axes of ``loss``/``modes`` follow the batch, if any."""
+
+    steps: jnp.ndarray  # (R+1,) step numbers of the records (0 first)
+    loss: jnp.ndarray  # (..., R+1)
+    modes: jnp.ndarray  # (..., R+1, r) mode strengths u_αᵀ W_tot v_α
+
+
+def make_task(sigma_yx, sigma_xx=None, trace_yy=None, *, dtype=None) -> Task:
+    """Build a :class:`Task` from averaged correlations.
+
+    ``sigma_xx`` defaults to the identity (whitened inputs); ``trace_yy`` defaults to the realisable
+    value tr(Σyx Σxx⁻¹ Σyxᵀ), i.e. zero irreducible loss.
+    """
+    dtype = dtype or jnp.result_type(float)
+    sigma_yx = jnp.asarray(as_float(sigma_yx, "sigma_yx"), dtype)
+    if sigma_yx.ndim != 2:
+        raise ParameterError(f"sigma_yx must be a 2-D (N3, N1) matrix; got shape {sigma_yx.shape}")
+    n3, n1 = sigma_yx.shape
+    sigma_xx = jnp.eye(n1, dtype=dtype) if sigma_xx is None else jnp.asarray(as_float(sigma_xx, "sigma_xx"), dtype)
+    if sigma_xx.shape != (n1, n1):
+        raise ParameterError(f"sigma_xx must have shape ({n1}, {n1}); got {sigma_xx.shape}")
+    if trace_yy is None:
+        trace_yy = jnp.trace(sigma_yx @ jnp.linalg.solve(sigma_xx, sigma_yx.T))
+    left, s, right_t = jnp.linalg.svd(sigma_yx, full_matrices=True)
+    return Task(sigma_xx, sigma_yx, jnp.asarray(trace_yy, dtype), left, s, right_t.T)
+
+
+def task_from_data(inputs, targets, *, dtype=None) -> Task:
+    """Task of a dataset given as (P, N1) inputs and (P, N3) targets (averaged correlations)."""
+    inputs = as_float(inputs, "inputs")
+    targets = as_float(targets, "targets")
+    if inputs.ndim != 2 or targets.ndim != 2 or inputs.shape[0] != targets.shape[0]:
+        raise ParameterError(
+            f"inputs and targets must be (P, N1) and (P, N3) with the same P; got {inputs.shape}, {targets.shape}"
+        )
+    p = inputs.shape[0]
+    return make_task(targets.T @ inputs / p, inputs.T @ inputs / p, jnp.sum(targets**2) / p, dtype=dtype)
+
+
+def synthetic_task(key: jax.Array, singular_values, n_in: int, n_out: int, *, dtype=None) -> Task:
+    """Whitened task Σyx = U diag(s) Vᵀ with Haar-random U (n_out×n_out), V (n_in×n_in), Σxx = I."""
+    dtype = dtype or jnp.result_type(float)
+    s = as_float(singular_values, "singular_values")
+    check_range(s, "singular_values", low=0.0, low_inclusive=False)
+    n_in = int(check_int(n_in, "n_in", minimum=1))
+    n_out = int(check_int(n_out, "n_out", minimum=1))
+    if s.ndim != 1 or s.shape[0] > min(n_in, n_out):
+        raise ParameterError(f"singular_values must be 1-D with at most min(n_in, n_out) = {min(n_in, n_out)} entries")
+    ku, kv = jax.random.split(key)
+    u = jax.nn.initializers.orthogonal()(ku, (n_out, n_out), dtype)
+    v = jax.nn.initializers.orthogonal()(kv, (n_in, n_in), dtype)
+    order = jnp.argsort(-s)
+    r = s.shape[0]
+    sigma_yx = (u[:, :r] * s[order].astype(dtype)) @ v[:, :r].T
+    return make_task(sigma_yx, dtype=dtype)
+
+
+def branching_diffusion_data(key: jax.Array, levels: int, flip_prob: float, n_features: int, *, dtype=None):
+    """Hierarchical items of Saxe et al. Fig. 3 / PNAS 2019 (spec §6.1), in the paper's summed convention.
+
+    A binary tree with 2^levels leaves (items); each feature draws a ±1 sign at the root and every edge
+    flips it with probability ``flip_prob``; an item's feature value is the sign at its leaf.
+
+    Returns:
+        ``(inputs, targets)``: one-hot items (P, P) and features (P, n_features), P = 2^levels. Convert
+        with :func:`theory.deep_linear.from_summed_convention` before training in the averaged convention.
+    """
+    levels = int(check_int(levels, "levels", minimum=1, maximum=16))
+    check_range(flip_prob, "flip_prob", low=0.0, high=0.5, high_inclusive=False)
+    n_features = int(check_int(n_features, "n_features", minimum=1))
+    dtype = dtype or jnp.result_type(float)
+    k_root, k_flip = jax.random.split(key)
+    signs = jnp.where(jax.random.bernoulli(k_root, 0.5, (1, n_features)), 1.0, -1.0)
+    flips = jax.random.split(k_flip, levels)
+    for level in range(levels):  # tree construction: `levels` ≤ 16 vectorised operations, not training
+        flip = jax.random.bernoulli(flips[level], flip_prob, (signs.shape[0] * 2, n_features))
+        signs = jnp.repeat(signs, 2, axis=0) * jnp.where(flip, -1.0, 1.0)
+    p = 2**levels
+    return jnp.eye(p, dtype=dtype), signs.astype(dtype)
+
+
+def end_to_end(params) -> jnp.ndarray:
+    """W_tot = W_D ⋯ W_1 (params ordered input layer first)."""
+    w = params[0]
+    for layer in params[1:]:
+        w = layer @ w
+    return w
+
+
+def loss(params, task: Task) -> jnp.ndarray:
+    """Full-batch loss L = ½ tr Σyy − tr(W_totᵀ Σyx) + ½ tr(W_tot Σxx W_totᵀ)."""
+    w = end_to_end(params)
+    return 0.5 * task.trace_yy - jnp.sum(w * task.sigma_yx) + 0.5 * jnp.sum((w @ task.sigma_xx) * w)
+
+
+def mode_projections(params, task: Task) -> jnp.ndarray:
+    """Mode strengths u_αᵀ W_tot v_α onto the task's fixed singular vectors, α = 1…r."""
+    r = task.singular_values.shape[0]
+    w = end_to_end(params)
+    return jnp.einsum("ia,ij,ja->a", task.left[:, :r], w, task.right[:, :r])
+
+
+def _check_widths(widths) -> tuple[int, ...]:
+    widths = tuple(int(w) for w in check_int(list(widths), "widths", minimum=1))
+    if len(widths) < 2:
+        raise ParameterError(f"widths must list at least input and output sizes (>= 2 entries); got {widths}")
+    return widths
+
+
+def init_params(key: jax.Array, widths, scheme: str = "decoupled", *, scale: float = 1.0, task: Task | None = None,
+                initial_strength=None, dtype=None):
+    """Initial weights for a deep linear network with layer sizes ``widths`` = (N1, h1, …, N3).
+
+    Schemes:
+        * ``"decoupled"``: balanced and decoupled (spec §1.5, §3): W_l = R_{l+1} D_l R_lᵀ with R_1 = V,
+          R_{D+1} = U from ``task``, Haar-random hidden rotations, and every layer carrying
+          a_α = u0_α^{1/D} on mode α, so mode α starts at strength u0_α = ``initial_strength``
+          (scalar or per mode). Modes beyond the narrowest layer start at 0. ``scale`` is unused.
+        * ``"gaussian"``: i.i.d. N(0, scale²) entries (small random init).
+        * ``"scaled_gaussian"``: i.i.d. N(0, scale²/fan_in) (the paper's scaled init).
+        * ``"orthogonal"``: scale × Haar (semi-)orthogonal matrices (QR with sign correction).
+
+    Returns:
+        Tuple of D weight matrices.
+    """
+    widths = _check_widths(widths)
+    if scheme not in INIT_SCHEMES:
+        raise ParameterError(f"scheme must be one of {INIT_SCHEMES}; got {scheme!r}")
+    check_range(scale, "scale", low=0.0, low_inclusive=False)
+    dtype = dtype or jnp.result_type(float)
+    depth = len(widths) - 1
+    keys = jax.random.split(key, depth + 1)
+    shapes = [(widths[i + 1], widths[i]) for i in range(depth)]
+    if scheme == "gaussian":
+        return tuple(scale * jax.random.normal(k, s, dtype) for k, s in zip(keys, shapes, strict=False))
+    if scheme == "scaled_gaussian":
+        return tuple(scale * jax.random.normal(k, s, dtype) / jnp.sqrt(s[1]) for k, s in zip(keys, shapes,
+                                                                                            strict=False))
+    if scheme == "orthogonal":
+        return tuple(jax.nn.initializers.orthogonal(scale)(k, s, dtype) for k, s in zip(keys, shapes, strict=False))
+    # decoupled
+    if task is None or initial_strength is None:
+        raise ParameterError("scheme='decoupled' needs task= and initial_strength=")
+    if task.n_in != widths[0] or task.n_out != widths[-1]:
+        raise ParameterError(
+            f"widths must start with the task's input size {task.n_in} and end with its output size {task.n_out}; "
+            f"got {widths}"
+        )
+    r = min(min(widths), task.singular_values.shape[0])
+    u0 = jnp.broadcast_to(as_float(initial_strength, "initial_strength"), task.singular_values.shape)
+    check_range(u0, "initial_strength", low=0.0)
+    a = (u0[:r] ** (1.0 / depth)).astype(dtype)
+    bases = [task.right.astype(dtype)]
+    bases += [jax.nn.initializers.orthogonal()(keys[i], (widths[i], widths[i]), dtype) for i in range(1, depth)]
+    bases.append(task.left.astype(dtype))
+    params = []
+    for i in range(depth):
+        d = jnp.zeros(shapes[i], dtype).at[jnp.arange(r), jnp.arange(r)].set(a)
+        params.append(bases[i + 1] @ d @ bases[i].T)
+    return tuple(params)
+
+
+def _check_lr(learning_rate):
+    lr = as_float(learning_rate, "learning_rate")
+    check_range(lr, "learning_rate", low=0.0, low_inclusive=False)
+    return lr
+
+
+def _record(params, task):
+    return loss(params, task), mode_projections(params, task)
+
+
+def _chunk_single(carry, task, lr, n_records, record_every):
+    optimiser = optax.sgd(lr)
+
+    def step(c):
+        params, state = c
+        grads = jax.grad(loss)(params, task)
+        updates, state = optimiser.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    return scan_with_records(step, lambda c: _record(c[0], task), carry, n_records, record_every)
+
+
+@partial(jax.jit, static_argnames=("n_records", "record_every", "batched"))
+def _train_chunk(carry, task, lr, n_records, record_every, batched):
+    fn = lambda c, l: _chunk_single(c, task, l, n_records, record_every)
+    return jax.vmap(fn)(carry, lr) if batched else fn(carry, lr)
+
+
+def _train(params, task, lr, n_steps, record_every, batched, progress, records_per_chunk):
+    n_steps = int(check_int(n_steps, "n_steps", minimum=1))
+    record_every = int(check_int(record_every, "record_every", minimum=1, maximum=n_steps))
+    if n_steps % record_every:
+        raise ParameterError(f"n_steps ({n_steps}) must be a multiple of record_every ({record_every})")
+    n_records = n_steps // record_every
+    opt_state = optax.sgd(1.0).init(params)  # stateless; the learning rate does not enter the state
+    if batched:
+        opt_state = jax.vmap(optax.sgd(1.0).init)(params)
+    rec0 = jax.vmap(_record, in_axes=(0, None))(params, task) if batched else _record(params, task)
+    if records_per_chunk is None:
+        records_per_chunk = max(1, min(n_records, 200_000 // record_every))
+    chunk = lambda c, n: _train_chunk(c, task, lr, n, record_every, batched)
+    (params, _), (losses, modes) = run_chunked(
+        chunk, (params, opt_state), n_records, records_per_chunk=records_per_chunk, progress=progress,
+        desc="deep linear GD", steps_per_record=record_every, time_axis=1 if batched else 0,
+    )
+    axis = 1 if batched else 0
+    losses = jnp.concatenate([jnp.expand_dims(rec0[0], axis), losses], axis=axis)
+    modes = jnp.concatenate([jnp.expand_dims(rec0[1], axis), modes], axis=axis)
+    steps = jnp.arange(n_records + 1) * record_every
+    return params, Trajectory(steps, losses, modes)
+
+
+def train(params, task: Task, learning_rate, n_steps: int, *, record_every: int = 1, progress: bool | None = False,
+          records_per_chunk: int | None = None):
+    """Full-batch GD for ``n_steps`` steps, one jitted ``lax.scan``; records every ``record_every`` steps.
+
+    Returns:
+        ``(final_params, Trajectory)``; the trajectory includes step 0.
+    """
+    lr = _check_lr(learning_rate)
+    chex.assert_rank(lr, 0)
+    return _train(params, task, lr, n_steps, record_every, False, progress, records_per_chunk)
+
+
+def train_batch(params, task: Task, learning_rate, n_steps: int, *, record_every: int = 1,
+                progress: bool | None = False, records_per_chunk: int | None = None):
+    """:func:`train` vmapped over a leading batch axis of ``params`` (and of ``learning_rate`` if 1-D).
+
+    Typical use: ``params = jax.vmap(lambda k: init_params(k, widths, "gaussian", scale=1e-3))(keys)``.
+    """
+    leaves = jax.tree.leaves(params)
+    batch = leaves[0].shape[0]
+    chex.assert_equal_shape_prefix(leaves, 1)
+    lr = jnp.broadcast_to(_check_lr(learning_rate), (batch,))
+    return _train(params, task, lr, n_steps, record_every, True, progress, records_per_chunk)
