@@ -2,7 +2,7 @@
 #   make reproduce   set up .venv, run every experiment at quick size, write results/report.md
 #   make test        set up .venv, run the default test suite
 #   make reproduce FULL=1   paper-scale settings (hours on CPU; see README)
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 OUT    ?= results

@@ -280,8 +280,8 @@ def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Re
         best = int(np.argmin(steps_sim))
         t_flow = float(th.learning_time(sd.min(), cfg.delay_u0, depth=depth, fraction=0.99))
         t_inf = float(th.learning_time_infinite_depth(sd.min(), cfg.delay_u0, depth=depth, fraction=0.99))
-        both_inf = np.isinf(steps_sim) & np.isinf(steps_rec)
-        diff = np.where(both_inf, 0.0, np.abs(steps_sim - steps_rec))
+        with np.errstate(invalid="ignore"):  # inf − inf where neither converged: those agree
+            diff = np.where(steps_sim == steps_rec, 0.0, np.abs(steps_sim - steps_rec))
         rows.append((depth, steps_sim[best], steps_rec[best], cs[best], lrs[best], t_flow / lrs[best],
                      t_inf / lrs[best], np.max(diff)))
     rows = np.asarray(rows, float)

@@ -36,6 +36,7 @@ whose solution is implemented by :func:`mode_strength`:
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -153,6 +154,7 @@ def _deep_potential(log_x, log_abs_1mx, n):
     return jnp.exp((2.0 - n) * log_x / n) / (2.0 - n) - log_abs_1mx / n + _remainder(y, n)
 
 
+@jax.jit
 def _deep_time(s, x0, x, n):
     """Flow time from u0 = s·x0 to u = s·x for depth n ≥ 3 (0 < x0, x; both < 1 or both > 1)."""
     p = 2.0 - 2.0 / n
@@ -161,6 +163,7 @@ def _deep_time(s, x0, x, n):
     return s ** (-p) * (f - f0)
 
 
+@partial(jax.jit, static_argnames="iterations")
 def _deep_mode_strength(t, s, u0, n, iterations: int = 80):
     """Invert the depth-n flow time by Newton's method.
 

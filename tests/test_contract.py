@@ -1,0 +1,183 @@
+"""The experiment contract: summary schema, atomic writes, resume, report, one-line CLI errors."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import experiments
+from experiments import cli, contract
+from experiments.contract import Check, Result, require, setting
+
+ROOT = Path(__file__).resolve().parents[1]
+CALLS = []
+
+
+@dataclass(frozen=True)
+class _Cfg:
+    n: int = setting(3, "a size")
+    rate: float = setting(0.1, "a rate below 1")
+
+    def validate(self):
+        require(self.n >= 1, f"n must be >= 1; got {self.n}")
+        require(0 < self.rate < 1, f"rate must satisfy 0 < rate < 1; got {self.rate}")
+
+
+def _run_ok(cfg, seed, ctx):
+    import matplotlib.pyplot as plt
+
+    CALLS.append(("ok", cfg.n, seed))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, cfg.n], label="sim")
+    ax.set_xlabel("x")
+    return Result([Check.at_most("err", 0.5, 1.0, "an error below its bound"),
+                   Check.at_least("ratio", 2.0, 1.5, "a ratio above its threshold")],
+                  {"x": np.arange(cfg.n)}, {"curve": fig}, {"note": np.float64(1.5)})
+
+
+def _run_fail(cfg, seed, ctx):
+    CALLS.append(("fail", cfg.n, seed))
+    return Result([Check.at_most("err", float("nan"), 1.0, "a NaN never passes")])
+
+
+def _run_interrupt(cfg, seed, ctx):
+    CALLS.append(("interrupt", cfg.n, seed))
+    if os.environ.get("DUMMY_INTERRUPT") == "1":
+        raise KeyboardInterrupt
+    return Result([Check.at_most("err", 0.0, 1.0, "fine")])
+
+
+@pytest.fixture
+def dummy_registry(monkeypatch):
+    """Replace the registry's contents with three dummy experiments for the duration of a test."""
+    experiments.load_all()
+    for name in list(contract.REGISTRY):
+        monkeypatch.delitem(contract.REGISTRY, name)
+    for name, fn in [("a_ok", _run_ok), ("b_interrupt", _run_interrupt), ("c_fail", _run_fail)]:
+        monkeypatch.setitem(contract.REGISTRY, name,
+                            contract.Experiment(name, f"dummy {name}", _Cfg, _Cfg, lambda: _Cfg(n=5), fn))
+    CALLS.clear()
+    yield
+
+
+def test_summary_schema_and_files(tmp_path, dummy_registry):
+    summary = contract.run_experiment("a_ok", out_dir=tmp_path, quick=True, seed=3)
+    stored = json.loads((tmp_path / "a_ok" / "summary.json").read_text())
+    for key in ("experiment", "description", "size", "seed", "config", "config_hash", "versions", "device",
+                "runtime_s", "checks", "passed", "figures"):
+        assert key in stored, key
+    assert stored["experiment"] == "a_ok" and stored["seed"] == 3 and stored["size"] == "quick"
+    assert stored["config"] == {"n": 3, "rate": 0.1}
+    assert stored["versions"]["jax"] == "0.5.3"
+    assert stored["device"]["platform"] in ("cpu", "gpu", "tpu")
+    for check in stored["checks"]:
+        assert set(check) == {"name", "value", "tolerance", "passed", "description"}
+    assert stored["passed"] and summary["skipped"] is False
+    assert (tmp_path / "a_ok" / "curve.png").stat().st_size > 1000
+    assert np.load(tmp_path / "a_ok" / "arrays.npz")["x"].tolist() == [0, 1, 2]
+    assert not list((tmp_path / "a_ok").glob("*.tmp"))
+
+
+def test_nan_check_fails_and_cli_exit_code(tmp_path, dummy_registry, capsys):
+    assert cli.main(["run", "c_fail", "--quick", "--out", str(tmp_path)]) == 1
+    stored = json.loads((tmp_path / "c_fail" / "summary.json").read_text())
+    assert stored["passed"] is False and stored["checks"][0]["value"] == "nan"
+    assert "FAILED c_fail: err" in capsys.readouterr().out
+
+
+def test_skip_when_up_to_date_and_force(tmp_path, dummy_registry):
+    contract.run_experiment("a_ok", out_dir=tmp_path, quick=True)
+    again = contract.run_experiment("a_ok", out_dir=tmp_path, quick=True)
+    assert again["skipped"] is True and len(CALLS) == 1
+    contract.run_experiment("a_ok", out_dir=tmp_path, quick=True, force=True)
+    contract.run_experiment("a_ok", out_dir=tmp_path, quick=False)  # different config: reruns
+    contract.run_experiment("a_ok", out_dir=tmp_path, quick=True, seed=1)  # different seed: reruns
+    assert len(CALLS) == 4
+
+
+def test_interrupted_run_all_resumes(tmp_path, dummy_registry, monkeypatch, capsys):
+    monkeypatch.setenv("DUMMY_INTERRUPT", "1")
+    assert cli.main(["run", "all", "--quick", "--out", str(tmp_path)]) == 130
+    assert (tmp_path / "a_ok" / "summary.json").exists()  # finished before the interruption: kept
+    assert not (tmp_path / "b_interrupt" / "summary.json").exists()
+    assert [c[0] for c in CALLS] == ["ok", "interrupt"]
+    monkeypatch.setenv("DUMMY_INTERRUPT", "0")
+    CALLS.clear()
+    assert cli.main(["run", "all", "--quick", "--out", str(tmp_path)]) == 1  # c_fail fails by design
+    assert [c[0] for c in CALLS] == ["interrupt", "fail"]  # a_ok was not rerun
+    report = (tmp_path / "report.md").read_text()
+    assert "| a_ok | quick | err |" in report and "**FAIL**" in report and "![a_ok curve.png](a_ok/curve.png)" in report
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "x.json"
+    contract.atomic_write_json(target, {"v": 1})
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(contract.os, "replace", boom)
+    with pytest.raises(OSError):
+        contract.atomic_write_json(target, {"v": 2})
+    assert json.loads(target.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left behind
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["run", "nope"], ["unknown experiment 'nope'"]),
+    (["run", "a_ok", "--quick", "--set", "n=0"], ["n must be >= 1"]),
+    (["run", "a_ok", "--set", "rate=3"], ["rate must satisfy 0 < rate < 1"]),
+    (["run", "a_ok", "--set", "size=3"], ["unknown setting 'size'"]),
+    (["run", "a_ok", "--set", "n=2.5"], ["n must be an integer"]),
+    (["run", "a_ok", "--set", "n"], ["--set expects KEY=VALUE"]),
+    (["describe", "nope"], ["unknown experiment"]),
+])
+def test_bad_arguments_one_line(argv, words, dummy_registry, capsys, tmp_path):
+    assert cli.main(argv + (["--out", str(tmp_path)] if argv[0] == "run" else [])) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error:")
+    for w in words:
+        assert w in err
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["run", "a_ok", "--bogus"], "unrecognized arguments: --bogus"),
+    (["run", "a_ok", "--seed", "-2"], "seed must be an integer >= 0"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_argparse_errors_one_line(argv, word, dummy_registry, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and word in err
+
+
+def test_real_experiment_lr_beyond_stability_bound(capsys):
+    assert cli.main(["run", "deep_linear_modes", "--quick", "--set", "lr=0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "stability bound" in err and "lr must satisfy" in err
+
+
+def test_list_and_describe_real_registry(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("deep_linear_modes", "deep_linear_learning_time", "deep_linear_semantic"):
+        assert name in out
+    assert cli.main(["describe", "deep_linear_semantic"]) == 0
+    out = capsys.readouterr().out
+    assert "init_std" in out and "quick=" in out and "full=" in out
+
+
+def test_subprocess_errors_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "experiments", "run", "deep_linear_modes", "--set", "depths=(0,)",
+                           "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: depths must be integers >= 1")

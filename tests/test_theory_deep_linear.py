@@ -1,0 +1,255 @@
+"""theory.deep_linear against independent computations: ODE solves, scipy's ₂F₁, limits, recursions."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.integrate import solve_ivp
+from scipy.special import hyp2f1
+
+from theory import deep_linear as th
+from theory.common import ParameterError
+
+
+def _ode(s, u0, depth, ts):
+    """Reference: a tight DOP853 solve of du/dt = D u^(2-2/D) (s - u) (spec eq. 15)."""
+    rhs = lambda t, u: depth * np.abs(u) ** (2 - 2 / depth) * (s - u)
+    sol = solve_ivp(rhs, (0, ts[-1]), [u0], t_eval=ts, rtol=1e-12, atol=1e-15, method="DOP853")
+    return sol.y[0]
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 7, 20])
+@pytest.mark.parametrize("u0", [1e-6, 0.3, 2.5])
+def test_mode_strength_matches_ode(depth, u0):
+    s = 1.5
+    ts = np.linspace(0, 40.0 if depth < 7 else 400.0, 201)
+    got = np.asarray(th.mode_strength(ts, s, u0, depth=depth))
+    # the ODE solver's own error at rtol 1e-12 over these horizons is < 1e-9
+    np.testing.assert_allclose(got, _ode(s, u0, depth, ts), atol=1e-9, rtol=0)
+
+
+def test_depth2_is_the_logistic_eq12():
+    s, u0 = 2.0, 1e-4
+    t = np.linspace(0, 10, 50)
+    expected = s * np.exp(2 * s * t) / (np.exp(2 * s * t) - 1 + s / u0)  # paper eq. 12 as printed
+    np.testing.assert_allclose(th.mode_strength(t, s, u0), expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+def test_limits(depth):
+    s = np.array([0.5, 1.0, 3.0])
+    u0 = 1e-3
+    np.testing.assert_allclose(th.mode_strength(0.0, s, u0, depth=depth), u0, rtol=1e-12)
+    np.testing.assert_allclose(th.mode_strength(1e4, s, u0, depth=depth), s, rtol=1e-12)
+    if depth >= 2:  # u = 0 is an (unstable) fixed point only with a hidden layer
+        assert float(th.mode_strength(5.0, 1.0, 0.0, depth=depth)) == 0.0
+    np.testing.assert_allclose(th.mode_strength(np.linspace(0, 5, 7), 1.0, 1.0, depth=depth), 1.0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("depth", [3, 4, 6, 10, 30, 99])
+def test_deep_learning_time_matches_spec_hyp2f1(depth):
+    # spec §3: t = (1/N)[I(uf) − I(u0)], I(u) = u^{1−p}/((1−p)s) ₂F₁(1, 1−p; 2−p; u/s), p = 2 − 2/N
+    s, u0, uf = 1.5, 1e-3, 0.99 * 1.5
+    p = 2 - 2 / depth
+    i_ = lambda u: u ** (1 - p) / ((1 - p) * s) * hyp2f1(1, 1 - p, 2 - p, u / s)
+    ref = (i_(uf) - i_(u0)) / depth
+    got = float(th.learning_time(s, u0, depth=depth, fraction=0.99))
+    assert abs(got - ref) / ref < 1e-12
+
+
+def test_learning_time_spec_p8_numbers():
+    # spec P8: s = 1.5, u0 = 1e-3, uf = 0.99 s, λ = 1e-3: N = 5 → 14520.2 steps, N = 20 → 18759.4
+    assert float(th.learning_time(1.5, 1e-3, depth=5, fraction=0.99)) / 1e-3 == pytest.approx(14520.2, abs=0.1)
+    assert float(th.learning_time(1.5, 1e-3, depth=20, fraction=0.99)) / 1e-3 == pytest.approx(18759.4, abs=0.1)
+
+
+def test_learning_time_depth_non_monotone_spec():
+    # spec §3: with s = 1.5, u0 = 1e-3 (to 0.99 s): N = 2 → 3.97, N = 10 → 21.3, N = 99 → 6.0 (units of τ)
+    got = [float(th.learning_time(1.5, 1e-3, depth=n, fraction=0.99)) for n in (2, 10, 99)]
+    np.testing.assert_allclose(got, [3.97, 21.3, 6.0], rtol=5e-3)
+
+
+def test_eq17_is_only_asymptotic():
+    # spec §3: eq. 17 is 12 % off at N = 99 (s = 1.5, u0 = 1e-3, uf = 0.99 s) and the gap shrinks with N
+    gaps = []
+    for n in (10, 99, 1000):
+        exact = float(th.learning_time(1.5, 1e-3, depth=n, fraction=0.99))
+        approx = float(th.learning_time_infinite_depth(1.5, 1e-3, depth=n, fraction=0.99))
+        gaps.append(abs(approx - exact) / exact)
+    assert 0.10 < gaps[1] < 0.14
+    assert gaps[0] > gaps[1] > gaps[2]
+
+
+@settings(max_examples=40, deadline=None)
+@given(s=st.floats(0.1, 5.0), log_u0=st.floats(-8, -0.5), frac=st.floats(0.05, 0.995), depth=st.integers(1, 12))
+def test_learning_time_inverts_mode_strength(s, log_u0, frac, depth):
+    u0 = 10**log_u0 * s
+    if u0 >= frac * s:
+        return
+    t = th.learning_time(s, u0, depth=depth, fraction=frac)
+    np.testing.assert_allclose(th.mode_strength(t, s, u0, depth=depth), frac * s, rtol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(s=st.floats(0.1, 5.0), log_u0=st.floats(-8, 0.5), depth=st.integers(1, 8))
+def test_mode_strength_monotone_and_bounded(s, log_u0, depth):
+    u0 = 10**log_u0 * s
+    t = np.linspace(0, 50 / s**2, 64)
+    u = np.asarray(th.mode_strength(t, s, u0, depth=depth))
+    lo, hi = min(u0, s), max(u0, s)
+    assert np.all(u >= lo * (1 - 1e-12)) and np.all(u <= hi * (1 + 1e-12))
+    d = np.diff(u) * np.sign(s - u0)
+    assert np.all(d >= -1e-12 * s)
+
+
+def test_vectorised_broadcasting_and_jit():
+    t = jnp.linspace(0, 5, 11)[:, None]
+    s = jnp.array([0.5, 1.0, 2.0])
+    u = th.mode_strength(t, s, 1e-3, depth=3)
+    assert u.shape == (11, 3)
+    jitted = jax.jit(lambda tt, ss: th.mode_strength(tt, ss, 1e-3, depth=3))
+    np.testing.assert_allclose(jitted(t, s), u, rtol=1e-13)
+    per_s = jax.vmap(lambda ss: th.mode_strength(t[:, 0], ss, 1e-3, depth=3))(s)
+    np.testing.assert_allclose(per_s.T, u, rtol=1e-13)
+    # array-valued depth selects the right branch per element
+    mixed = th.mode_strength(1.0, 1.0, 1e-2, depth=np.array([1, 2, 3]))
+    single = [float(th.mode_strength(1.0, 1.0, 1e-2, depth=d)) for d in (1, 2, 3)]
+    np.testing.assert_allclose(mixed, single, rtol=1e-13)
+
+
+def test_half_time_formula():
+    s, u0 = np.array([3.0, 0.25]), 1e-6
+    np.testing.assert_allclose(th.learning_time(s, u0), np.log((s - u0) / u0) / (2 * s), rtol=1e-14)
+    # spec P3 quotes GD: n_half·s = 7467 … 6215 for s = 3 … 0.25, λ = 1e-3, u0 = 1e-6. The flow is earlier by
+    # the discretisation lag ≈ λs/2 relative (7457 for s = 3); the exact recursion reproduces the spec.
+    n_half = np.asarray(th.discrete_learning_steps(s, u0, 1e-3))
+    np.testing.assert_allclose(n_half * s, [7467, 6215], atol=1.5)
+    np.testing.assert_allclose(th.learning_time(s, u0) * s / 1e-3 / (n_half * s), 1 - 1e-3 * s / 2, atol=2e-4)
+
+
+# ---------------------------------------------------------------------------------------------- discrete time
+def test_discrete_recursion_half_steps_formula():
+    # spec §6.5: n_half ≈ ln((s−u0)/u0) / (2 ln(1 + λs)) within 1 step for λs ∈ {0.001 … 0.3}
+    for lam_s in (1e-3, 1e-2, 0.1, 0.3):
+        s, u0 = 1.0, 1e-6
+        n = int(th.discrete_learning_steps(s, u0, lam_s / s, fraction=0.5))
+        pred = np.log((s - u0) / u0) / (2 * np.log1p(lam_s))
+        assert abs(n - pred) <= 1.0, (lam_s, n, pred)
+
+
+def test_discrete_trajectory_and_steps_agree():
+    traj = np.asarray(th.discrete_mode_trajectory(3000, 1.0, 1e-3, 1e-2, depth=3))
+    n = int(th.discrete_learning_steps(1.0, 1e-3, 1e-2, depth=3, fraction=0.9))
+    assert traj[n] >= 0.9 and traj[n - 1] < 0.9
+
+
+def test_discretisation_error_matches_spec_fit_depth2():
+    # spec §7: max_t |u_GD − u_flow|/s ≈ 0.106 λs ln(s/u0) (an empirical fit); first order gives ≈ 0.12
+    for lam_s in (1e-3, 1e-2):
+        pred = float(th.discretisation_error(1.0, 1e-6, lam_s, depth=2))
+        fit = 0.106 * lam_s * np.log(1e6)
+        assert 0.9 < pred / fit < 1.3
+
+
+def test_discretisation_error_predicts_recursion_gap():
+    s, u0, lr = 2.0, 1e-3, 1e-3
+    for depth in (2, 3, 4):
+        t_end = 1.3 * float(th.learning_time(s, u0, depth=depth, fraction=0.999))
+        n = int(t_end / lr)
+        rec = np.asarray(th.discrete_mode_trajectory(n, s, u0, lr, depth=depth))
+        flow = np.asarray(th.mode_strength(np.arange(n + 1) * lr, s, u0, depth=depth))
+        measured = np.max(np.abs(rec - flow))
+        pred = float(th.discretisation_error(s, u0, lr, depth=depth))
+        h = lr * depth * s ** (2 - 2 / depth)
+        assert abs(measured / pred - 1) < 5 * h  # second-order terms are O(h) relative
+
+
+def test_stability_bound_values():
+    assert float(th.max_stable_learning_rate(2.0, 2)) == pytest.approx(0.5)  # 1/s for D = 2
+    assert float(th.max_stable_learning_rate(1.0, 4)) == pytest.approx(0.5)
+    assert float(th.max_stable_learning_rate(1.5, 1)) == pytest.approx(2.0)
+
+
+# ---------------------------------------------------------------------------------------------- network level
+def test_network_map_initial_and_final():
+    rng = np.random.default_rng(0)
+    u, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    v, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    s = np.array([3.0, 2.0, 1.0, 0.5])
+    sigma = (u * s) @ v[:, :4].T
+    pred = th.network_map([0.0, 100.0], sigma, 1e-3)
+    assert pred.maps.shape == (2, 4, 6)
+    np.testing.assert_allclose(pred.maps[1], sigma, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.svd(pred.maps[0], compute_uv=False), 1e-3, rtol=1e-10)
+    np.testing.assert_allclose(pred.loss[0], 0.5 * np.sum((s - 1e-3) ** 2), rtol=1e-12)
+    assert abs(float(pred.loss[1])) < 1e-20
+    yy = sigma @ sigma.T + np.eye(4)  # irreducible part ½ tr(I) = 2
+    assert float(th.network_map(100.0, sigma, 1e-3, sigma_yy=yy).loss[0]) == pytest.approx(2.0)
+
+
+def test_effective_initial_strength_balanced_equals_u0():
+    rng = np.random.default_rng(1)
+    u, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    v, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    s = np.array([2.0, 1.0, 0.5])
+    sigma = (u[:, :3] * s) @ v.T
+    a = np.sqrt(np.array([1e-3, 2e-3, 3e-3]))
+    w1 = np.diag(a) @ v.T
+    w2 = u[:, :3] @ np.diag(a)
+    np.testing.assert_allclose(th.effective_initial_strength(w1, w2, sigma), a**2, rtol=1e-12)
+
+
+def test_hierarchy_spectrum_matches_exact_tree_covariance():
+    # spec P13 / §6.1: eigenvalues of C_ij = q^d(i,j) for the binary tree
+    for levels, p in [(3, 0.15), (5, 0.1), (4, 0.25)]:
+        q = 1 - 2 * p
+        n = 2**levels
+        i = np.arange(n)[:, None]
+        j = np.arange(n)[None, :]
+        lca_depth = np.array([[levels - int(np.floor(np.log2(a ^ b))) - 1 if a != b else levels for b in range(n)]
+                              for a in range(n)])
+        dist = 2 * (levels - lca_depth)
+        c = q ** dist.astype(float)
+        eig = np.sort(np.linalg.eigvalsh(c))[::-1]
+        got = np.asarray(th.hierarchy_singular_values(levels, p, 1)) ** 2
+        np.testing.assert_allclose(got, eig, rtol=1e-12, atol=1e-12)
+        del i, j
+    # spec example: L = 5, p = 0.1, N_f = 1000
+    s = np.asarray(th.hierarchy_singular_values(5, 0.1, 1000))
+    np.testing.assert_allclose(s[[0, 1, 2, 4, 8, 16]], [81.0, 56.0, 46.5, 37.5, 28.7, 19.0], atol=0.06)
+
+
+def test_from_summed_convention_reproduces_saxe_gd_step():
+    # one GD step with λ on Saxe's summed loss equals one step with η = λ on ours with √P-scaled data
+    rng = np.random.default_rng(2)
+    x = np.eye(4)  # one-hot items: white under sums
+    y = rng.normal(size=(4, 3))
+    w = rng.normal(size=(3, 4)) * 0.1
+    lam = 0.05
+    saxe = w + lam * (y.T @ x - w @ x.T @ x)  # ΔW = λ(Σ31 − W Σ11)
+    xs, ys = th.from_summed_convention(x, y)
+    sxx, syx, _ = th.correlations(xs, ys)
+    ours = w + lam * (np.asarray(syx) - w @ np.asarray(sxx))
+    np.testing.assert_allclose(ours, saxe, rtol=1e-13)
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("call, word", [
+    (lambda: th.mode_strength(1.0, -1.0, 1e-3), "singular_value"),
+    (lambda: th.mode_strength(-1.0, 1.0, 1e-3), "t"),
+    (lambda: th.mode_strength(1.0, 1.0, -1e-3), "initial_strength"),
+    (lambda: th.mode_strength(1.0, 1.0, 1e-3, depth=0), "depth"),
+    (lambda: th.mode_strength(1.0, 1.0, 1e-3, depth=2.5), "depth"),
+    (lambda: th.mode_strength(np.nan, 1.0, 1e-3), "t"),
+    (lambda: th.learning_time(1.0, 1e-3, fraction=1.0), "fraction"),
+    (lambda: th.learning_time(1.0, 0.8, fraction=0.5), "initial_strength"),
+    (lambda: th.discrete_mode_trajectory(10, 1.0, 1e-3, 1.5), "learning_rate"),
+    (lambda: th.network_map(1.0, np.ones(3), 1e-3), "sigma_yx"),
+    (lambda: th.network_map(1.0, np.eye(3), [1e-3, 1e-3]), "initial_strengths"),
+    (lambda: th.hierarchy_singular_values(3, 0.7, 10), "flip_prob"),
+])
+def test_bad_input_names_parameter(call, word):
+    with pytest.raises(ParameterError, match=word):
+        call()

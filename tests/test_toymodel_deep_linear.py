@@ -1,0 +1,151 @@
+"""toymodels.deep_linear: gradients, exact recursions, reproducibility, batching, initialisations."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from theory import deep_linear as th
+from theory.common import ParameterError
+from toymodels import deep_linear as dl
+
+
+def _analytic_grad(params, task):
+    """Paper eq. 13: ∂L/∂W_l = −(Π_{i>l} W_i)ᵀ [Σyx − W_tot Σxx] (Π_{i<l} W_i)ᵀ."""
+    grads = []
+    for l in range(len(params)):
+        above = dl.end_to_end(params[l + 1:]) if l + 1 < len(params) else jnp.eye(params[-1].shape[0])
+        below = dl.end_to_end(params[:l]) if l > 0 else jnp.eye(params[0].shape[1])
+        err = task.sigma_yx - dl.end_to_end(params) @ task.sigma_xx
+        grads.append(-above.T @ err @ below.T)
+    return tuple(grads)
+
+
+def _random_task(key, n_in=5, n_out=4, p=40):
+    kx, ky = jax.random.split(key)
+    x = jax.random.normal(kx, (p, n_in)) @ jnp.diag(jnp.linspace(0.5, 2.0, n_in))  # non-white inputs
+    y = jax.random.normal(ky, (p, n_out))
+    return x, y, dl.task_from_data(x, y)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+def test_autodiff_gradient_equals_eq13(depth):
+    _, _, task = _random_task(jax.random.PRNGKey(0))
+    widths = (5,) + (6,) * (depth - 1) + (4,)
+    params = dl.init_params(jax.random.PRNGKey(1), widths, "gaussian", scale=0.5)
+    auto = jax.grad(dl.loss)(params, task)
+    for a, b in zip(auto, _analytic_grad(params, task), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+
+
+def test_correlation_loss_equals_sample_loss():
+    x, y, task = _random_task(jax.random.PRNGKey(2))
+    params = dl.init_params(jax.random.PRNGKey(3), (5, 7, 4), "gaussian", scale=0.3)
+    w = dl.end_to_end(params)
+    sample = 0.5 * jnp.mean(jnp.sum((y - x @ w.T) ** 2, axis=1))
+    np.testing.assert_allclose(dl.loss(params, task), sample, rtol=1e-12)
+
+
+@pytest.mark.parametrize("depth, lr", [(2, 1e-2), (5, 2e-3)])
+def test_full_matrix_gd_equals_exact_recursion(depth, lr):
+    # spec P1: decoupled balanced init reproduces a ← a + η a^{D−1}(s − a^D) per mode to ≤ 1e-12
+    s = jnp.array([2.0, 1.0, 0.5])
+    task = dl.synthetic_task(jax.random.PRNGKey(4), s, 4, 3)
+    widths = (4,) + (5,) * (depth - 1) + (3,)
+    params = dl.init_params(jax.random.PRNGKey(5), widths, "decoupled", task=task, initial_strength=1e-3)
+    np.testing.assert_allclose(dl.mode_projections(params, task), 1e-3, rtol=1e-12)
+    n = 3000
+    _, traj = dl.train(params, task, lr, n, record_every=10)
+    rec = th.discrete_mode_trajectory(n, task.singular_values, 1e-3, lr, depth=depth, record_every=10)
+    np.testing.assert_allclose(traj.modes / task.singular_values, rec / task.singular_values, atol=1e-12)
+
+
+def test_same_key_same_result_different_key_different_result():
+    task = dl.synthetic_task(jax.random.PRNGKey(6), jnp.array([1.0, 0.5]), 3, 3)
+    run = lambda k: dl.train(dl.init_params(k, (3, 4, 3), "gaussian", scale=0.1), task, 0.05, 200)[1]
+    a, b, c = run(jax.random.PRNGKey(7)), run(jax.random.PRNGKey(7)), run(jax.random.PRNGKey(8))
+    np.testing.assert_array_equal(a.modes, b.modes)
+    assert not np.allclose(a.modes, c.modes)
+
+
+def test_train_batch_equals_loop_of_single_models():
+    task = dl.synthetic_task(jax.random.PRNGKey(9), jnp.array([1.5, 1.0, 0.5]), 4, 3)
+    keys = jax.random.split(jax.random.PRNGKey(10), 3)
+    lrs = jnp.array([0.01, 0.05, 0.1])
+    params = jax.vmap(lambda k: dl.init_params(k, (4, 5, 5, 3), "gaussian", scale=0.2))(keys)
+    final_b, traj_b = dl.train_batch(params, task, lrs, 300, record_every=3)
+    chex.assert_shape(traj_b.modes, (3, 101, 3))
+    chex.assert_shape(traj_b.loss, (3, 101))
+    for i in range(3):
+        p_i = jax.tree.map(lambda w, i=i: w[i], params)
+        final_i, traj_i = dl.train(p_i, task, lrs[i], 300, record_every=3)
+        np.testing.assert_allclose(traj_b.modes[i], traj_i.modes, rtol=1e-12, atol=1e-14)
+        for wb, wi in zip(final_b, final_i, strict=True):
+            np.testing.assert_allclose(wb[i], wi, rtol=1e-12, atol=1e-14)
+
+
+def test_chunked_progress_run_equals_single_scan():
+    task = dl.synthetic_task(jax.random.PRNGKey(11), jnp.array([1.0, 0.5]), 3, 2)
+    params = dl.init_params(jax.random.PRNGKey(12), (3, 3, 2), "decoupled", task=task, initial_strength=1e-2)
+    _, one = dl.train(params, task, 0.05, 600, record_every=2)
+    _, chunked = dl.train(params, task, 0.05, 600, record_every=2, records_per_chunk=70)
+    np.testing.assert_array_equal(one.modes, chunked.modes)
+    np.testing.assert_array_equal(one.steps, chunked.steps)
+
+
+def test_orthogonal_init_is_isometric_and_gaussian_is_not():
+    widths = (16,) * 9
+    w_orth = dl.end_to_end(dl.init_params(jax.random.PRNGKey(13), widths, "orthogonal"))
+    np.testing.assert_allclose(np.linalg.svd(w_orth, compute_uv=False), 1.0, atol=1e-12)
+    w_gauss = dl.end_to_end(dl.init_params(jax.random.PRNGKey(13), widths, "scaled_gaussian"))
+    sv = np.linalg.svd(w_gauss, compute_uv=False)
+    assert sv.max() / sv.min() > 100  # product of 8 Gaussians: heavy-tailed, badly conditioned spectrum
+
+
+@pytest.mark.parametrize("depth", [2, 4, 10])
+def test_stability_bound_spec_p9(depth):
+    # spec P9: a balanced mode started at 1.01 s converges at 0.9 × 2/(N s^{2−2/N}) and diverges at 1.1 ×
+    s = jnp.array([1.3])
+    task = dl.make_task(jnp.diag(s))
+    params = dl.init_params(jax.random.PRNGKey(14), (1,) * (depth + 1), "decoupled", task=task,
+                            initial_strength=1.01 * s)
+    bound = float(th.max_stable_learning_rate(s[0], depth))
+    _, ok = dl.train(params, task, 0.9 * bound, 3000, record_every=3000)
+    _, bad = dl.train(params, task, 1.1 * bound, 3000, record_every=3000)
+    assert abs(float(ok.modes[-1, 0]) / 1.3 - 1) < 1e-6
+    assert not np.isfinite(float(bad.modes[-1, 0])) or abs(float(bad.modes[-1, 0]) / 1.3 - 1) > 0.1
+
+
+def test_branching_diffusion_data_shapes_and_values():
+    x, y = dl.branching_diffusion_data(jax.random.PRNGKey(15), 3, 0.1, 50)
+    chex.assert_shape(x, (8, 8))
+    chex.assert_shape(y, (8, 50))
+    assert set(np.unique(np.asarray(y))) <= {-1.0, 1.0}
+    np.testing.assert_array_equal(x, np.eye(8))
+
+
+@pytest.mark.parametrize("call, word", [
+    (lambda: dl.init_params(jax.random.PRNGKey(0), (3, 0, 2), "gaussian"), "widths"),
+    (lambda: dl.init_params(jax.random.PRNGKey(0), (3,), "gaussian"), "widths"),
+    (lambda: dl.init_params(jax.random.PRNGKey(0), (3, 2), "uniform"), "scheme"),
+    (lambda: dl.init_params(jax.random.PRNGKey(0), (3, 2), "gaussian", scale=-1.0), "scale"),
+    (lambda: dl.init_params(jax.random.PRNGKey(0), (3, 2), "decoupled"), "task"),
+    (lambda: dl.synthetic_task(jax.random.PRNGKey(0), [1.0, -2.0], 3, 3), "singular_values"),
+    (lambda: dl.synthetic_task(jax.random.PRNGKey(0), [1.0, 2.0], 1, 3), "singular_values"),
+    (lambda: dl.branching_diffusion_data(jax.random.PRNGKey(0), 3, 0.6, 10), "flip_prob"),
+])
+def test_bad_input_names_parameter(call, word):
+    with pytest.raises(ParameterError, match=word):
+        call()
+
+
+def test_bad_training_arguments():
+    task = dl.make_task(jnp.eye(2))
+    params = dl.init_params(jax.random.PRNGKey(0), (2, 2), "gaussian")
+    with pytest.raises(ParameterError, match="learning_rate"):
+        dl.train(params, task, -0.1, 10)
+    with pytest.raises(ParameterError, match="n_steps"):
+        dl.train(params, task, 0.1, 0)
+    with pytest.raises(ParameterError, match="record_every"):
+        dl.train(params, task, 0.1, 10, record_every=3)
