@@ -9,7 +9,8 @@ together with a frozen dataclass of its settings (a quick size for CI and a full
 * one PNG per figure (simulation and theory overlaid) and ``arrays.npz`` with the raw arrays.
 
 Every file is written atomically (temporary file in the same folder, then ``os.replace``). A run whose
-``summary.json`` already holds the same config hash is skipped unless ``force``; an interrupted
+``summary.json`` already holds the same hash (experiment, config, seed and source code) is skipped unless
+``force``; an interrupted
 ``run all`` therefore resumes at the first unfinished experiment. :func:`write_report` collects all
 summaries into ``OUT/report.md``.
 """
@@ -214,9 +215,27 @@ def config_dict(cfg) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=list))
 
 
+_CODE_HASH: str | None = None
+
+
+def code_fingerprint() -> str:
+    """Hash of the toolkit's source (theory/, toymodels/, experiments/): a code change invalidates old results."""
+    global _CODE_HASH
+    if _CODE_HASH is None:
+        root = Path(__file__).resolve().parents[1]
+        digest = hashlib.sha256()
+        for pkg in ("theory", "toymodels", "experiments"):
+            for path in sorted((root / pkg).rglob("*.py")):
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+        _CODE_HASH = digest.hexdigest()[:16]
+    return _CODE_HASH
+
+
 def config_hash(name: str, cfg, seed: int) -> str:
-    blob = json.dumps({"experiment": name, "config": config_dict(cfg), "seed": seed, "schema": SCHEMA_VERSION},
-                      sort_keys=True)
+    """Identity of a run: experiment, full config, seed and code fingerprint (what ``--force`` overrides)."""
+    blob = json.dumps({"experiment": name, "config": config_dict(cfg), "seed": seed, "schema": SCHEMA_VERSION,
+                       "code": code_fingerprint()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -326,7 +345,7 @@ def run_experiment(name: str, *, out_dir: str | os.PathLike = "results", quick: 
     """Run one registered experiment and write its outputs; return the summary dict.
 
     Skips (returning the stored summary with ``"skipped": True``) when ``OUT/NAME/summary.json``
-    holds the same config hash, unless ``force``.
+    holds the same hash (experiment, config, seed, source code), unless ``force``.
     """
     import jax
 
@@ -371,6 +390,7 @@ def run_experiment(name: str, *, out_dir: str | os.PathLike = "results", quick: 
         "seed": seed,
         "config": config_dict(cfg),
         "config_hash": digest,
+        "code_hash": code_fingerprint(),
         "versions": env["versions"],
         "device": env["device"],
         "started": started.isoformat(timespec="seconds"),

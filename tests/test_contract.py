@@ -100,6 +100,13 @@ def test_skip_when_up_to_date_and_force(tmp_path, dummy_registry):
     assert len(CALLS) == 4
 
 
+def test_code_change_invalidates_finished_run(tmp_path, dummy_registry, monkeypatch):
+    contract.run_experiment("a_ok", out_dir=tmp_path, quick=True)
+    monkeypatch.setattr(contract, "_CODE_HASH", "edited-source")
+    assert contract.run_experiment("a_ok", out_dir=tmp_path, quick=True)["skipped"] is False
+    assert len(CALLS) == 2
+
+
 def test_interrupted_run_all_resumes(tmp_path, dummy_registry, monkeypatch, capsys):
     monkeypatch.setenv("DUMMY_INTERRUPT", "1")
     assert cli.main(["run", "all", "--quick", "--out", str(tmp_path)]) == 130
