@@ -71,6 +71,18 @@ _GL_WEIGHTS = 0.5 * _GL_WEIGHTS
 # ----------------------------------------------------------------------------------------------
 # conventions
 # ----------------------------------------------------------------------------------------------
+def _check_dataset(inputs, targets):
+    """Validate a dataset given as (P, N1) inputs and (P, N3) targets; return them as float arrays."""
+    inputs = as_float(inputs, "inputs")
+    targets = as_float(targets, "targets")
+    if inputs.ndim != 2 or targets.ndim != 2 or inputs.shape[0] != targets.shape[0]:
+        raise ParameterError(
+            f"inputs and targets must be (P, N1) and (P, N3) with the same P; got {inputs.shape} and "
+            f"{targets.shape}"
+        )
+    return inputs, targets
+
+
 def from_summed_convention(inputs, targets):
     r"""Map a problem stated in Saxe's *summed* convention onto this toolkit's averaged one.
 
@@ -87,26 +99,14 @@ def from_summed_convention(inputs, targets):
     Returns:
         ``(inputs * sqrt(P), targets * sqrt(P))``.
     """
-    inputs = as_float(inputs, "inputs")
-    targets = as_float(targets, "targets")
-    if inputs.ndim != 2 or targets.ndim != 2 or inputs.shape[0] != targets.shape[0]:
-        raise ParameterError(
-            f"inputs and targets must be (P, N1) and (P, N3) with the same P; got {inputs.shape} and "
-            f"{targets.shape}"
-        )
+    inputs, targets = _check_dataset(inputs, targets)
     scale = jnp.sqrt(inputs.shape[0])
     return inputs * scale, targets * scale
 
 
 def correlations(inputs, targets):
     r"""Averaged correlations (Σxx, Σyx, Σyy) = (XᵀX/P, YᵀX/P, YᵀY/P) of (P, N) sample matrices."""
-    inputs = as_float(inputs, "inputs")
-    targets = as_float(targets, "targets")
-    if inputs.ndim != 2 or targets.ndim != 2 or inputs.shape[0] != targets.shape[0]:
-        raise ParameterError(
-            f"inputs and targets must be (P, N1) and (P, N3) with the same P; got {inputs.shape} and "
-            f"{targets.shape}"
-        )
+    inputs, targets = _check_dataset(inputs, targets)
     p = inputs.shape[0]
     return inputs.T @ inputs / p, targets.T @ inputs / p, targets.T @ targets / p
 

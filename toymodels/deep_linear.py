@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from theory import deep_linear as th
 from theory.common import ParameterError, as_float, check_int, check_range
 from toymodels.common import run_chunked, scan_with_records
 
@@ -99,14 +100,8 @@ def make_task(sigma_yx, sigma_xx=None, trace_yy=None, *, dtype=None) -> Task:
 
 def task_from_data(inputs, targets, *, dtype=None) -> Task:
     """Task of a dataset given as (P, N1) inputs and (P, N3) targets (averaged correlations)."""
-    inputs = as_float(inputs, "inputs")
-    targets = as_float(targets, "targets")
-    if inputs.ndim != 2 or targets.ndim != 2 or inputs.shape[0] != targets.shape[0]:
-        raise ParameterError(
-            f"inputs and targets must be (P, N1) and (P, N3) with the same P; got {inputs.shape}, {targets.shape}"
-        )
-    p = inputs.shape[0]
-    return make_task(targets.T @ inputs / p, inputs.T @ inputs / p, jnp.sum(targets**2) / p, dtype=dtype)
+    sigma_xx, sigma_yx, sigma_yy = th.correlations(inputs, targets)
+    return make_task(sigma_yx, sigma_xx, jnp.trace(sigma_yy), dtype=dtype)
 
 
 def synthetic_task(key: jax.Array, singular_values, n_in: int, n_out: int, *, dtype=None) -> Task:
