@@ -120,6 +120,8 @@ def run_modes(cfg: ModesConfig, seed: int, ctx: RunContext) -> Result:
             f"exact_recursion_D{depth}", rec_err, 1e-12,
             f"max_t,α |u_GD − u_recursion|/s_α for depth {depth}: full-matrix GD vs the exact scalar recursion "
             "a ← a + η a^(D−1)(s − a^D) (spec §6.5); tolerance is float64 rounding over the run"))
+        # The neglected second-order terms are O(h) relative to the first-order prediction; the prefactor 5 is a
+        # stated O(1) allowance, not a fit: measured |err/pred − 1| is ≤ 3e-4 at h ≤ 0.011 (quick), ≤ 1e-4 (full).
         bound = pred * (1.0 + 5.0 * h)
         checks.append(Check.at_most(
             f"flow_error_D{depth}", float(np.max(err / s_task)), float(np.max(bound / s_task)),
@@ -258,10 +260,15 @@ def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Re
     ts = n_sim * lr * s
     metrics["t_half_times_s"] = dict(zip([f"{x:g}" for x in s], ts.tolist(), strict=True))
     spread = float(ts.max() / ts.min())
-    checks.append(Check.at_least(
-        "t_half_times_s_not_constant", spread, float(0.98 * (n_flow * lr * s).max() / (n_flow * lr * s).min()),
-        "max/min over s of the simulated t_half·s; theory predicts ln((s−u0)/u0)/2, not a constant: the ratio "
-        "must reach 98% of the predicted spread (t_half·s spans 7467…6215 steps·λ for s = 3…0.25 at λ = 1e-3)"))
+    spread_theory = float((n_flow * s).max() / (n_flow * s).min())
+    # The simulated t_half·s differs from the flow's by the relative lag ≈ ηs/2 (largest for s_max) plus ±1 step of
+    # integer crossing, so the spread ratio can move by at most η(s_max − s_min)/2 + 1/min(n_half).
+    tol_spread = lr * (s.max() - s.min()) / 2 + 1.0 / float(n_sim.min())
+    checks.append(Check.at_most(
+        "t_half_times_s_spread", abs(spread / spread_theory - 1.0), tol_spread,
+        "|spread_sim / spread_theory − 1|, spread = max/min over s of t_half·s (theory ln((s−u0)/u0)/2 = "
+        f"{spread_theory:.4f}: t_half·s is NOT constant, 7467…6215 steps·λ for s = 3…0.25 at λ = 1e-3); tolerance "
+        "η(s_max − s_min)/2 + 1/min n_half from the discretisation lag and integer crossings"))
     arrays.update({"p3_s": s, "p3_n_half_sim": n_sim, "p3_n_half_interpolated": n_interp, "p3_n_half_flow": n_flow,
                    "p3_n_half_recursion": n_exact})
     figs["half_time_vs_s"] = _half_time_figure(s, n_sim * lr, u0, lr)
@@ -328,10 +335,8 @@ def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Re
     for depth in cfg.init_depths:
         widths = (w,) * depth + (cfg.init_out,)
         keys = jax.random.split(jax.random.fold_in(k_p11, depth), cfg.init_seeds)
-        steps = {}
-        for scheme in ("orthogonal", "scaled_gaussian"):
-            p0 = jax.vmap(lambda k, sc=scheme, ws=widths: dl.init_params(k, ws, sc))(keys)
-            # spectrum of W_tot(0) over many cheap draws (initialisation only, no training)
+        schemes = ("orthogonal", "scaled_gaussian")
+        for scheme in schemes:  # spectrum of W_tot(0) over many cheap draws (initialisation only, no training)
             many = jax.random.split(jax.random.fold_in(keys[0], 7), cfg.spectrum_samples)
             w_tot = jax.vmap(lambda k, sc=scheme, ws=widths: dl.end_to_end(dl.init_params(k, ws, sc)))(many)
             sv = np.linalg.svd(np.asarray(w_tot), compute_uv=False)
@@ -339,16 +344,18 @@ def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Re
                 res.setdefault("isometry_err", []).append(float(np.max(np.abs(sv - 1.0))))
             else:
                 res.setdefault("gauss_sq_sv", []).append((depth, sv**2))
-            # every (seed, rate) pair in one vmapped run
-            n_c = len(cfg.init_c)
-            pb = jax.tree.map(lambda x, n=n_c: jnp.repeat(x, n, axis=0), p0)
-            lrs = np.tile(np.asarray(cfg.init_c) / depth, cfg.init_seeds)
-            ctx.log(f"  initialisation: depth {depth}, {scheme}, {len(lrs)} runs × {cfg.max_steps} steps")
-            _, tr = dl.train_batch(pb, task11, lrs, cfg.max_steps, progress=ctx.progress)
-            loss = np.asarray(tr.loss)
-            conv = np.nan_to_num(loss, nan=np.inf) < 1e-3 * loss[:, :1]
-            st = first_true(conv, axis=-1, missing=np.inf).reshape(cfg.init_seeds, n_c)
-            steps[scheme] = float(np.median(np.min(st, axis=1)))  # best rate per seed, median over seeds
+        # every (scheme, seed, rate) triple of this depth in one vmapped run
+        n_c = len(cfg.init_c)
+        p0 = [jax.vmap(lambda k, sc=sc, ws=widths: dl.init_params(k, ws, sc))(keys) for sc in schemes]
+        pb = jax.tree.map(lambda *xs, n=n_c: jnp.repeat(jnp.concatenate(xs), n, axis=0), *p0)
+        lrs = np.tile(np.asarray(cfg.init_c) / depth, len(schemes) * cfg.init_seeds)
+        ctx.log(f"  initialisation: depth {depth}, {len(lrs)} runs (2 schemes × seeds × rates) × {cfg.max_steps} steps")
+        _, tr = dl.train_batch(pb, task11, lrs, cfg.max_steps, progress=ctx.progress)
+        loss = np.asarray(tr.loss)
+        conv = np.nan_to_num(loss, nan=np.inf) < 1e-3 * loss[:, :1]
+        st = first_true(conv, axis=-1, missing=np.inf).reshape(len(schemes), cfg.init_seeds, n_c)
+        best = np.median(np.min(st, axis=2), axis=1)  # best rate per seed, median over seeds
+        steps = dict(zip(schemes, best.tolist(), strict=True))
         res.setdefault("rows", []).append((depth, steps["orthogonal"], steps["scaled_gaussian"]))
     rows11 = np.asarray(res["rows"], float)
     arrays["p11_rows"] = rows11
@@ -548,10 +555,8 @@ def run_semantic(cfg: SemanticConfig, seed: int, ctx: RunContext) -> Result:
 
     # predicted loss curve: network_map per seed with u0_eff, vs simulated loss
     loss_sim = np.asarray(traj.loss)  # (seeds, T+1)
-    loss_th = np.stack([np.asarray(th.network_map(t, task.sigma_yx, np.pad(u0_eff[i], (0, len(task.singular_values)
-                                                                                        - r)),
-                                                  sigma_yy=None).loss)
-                        for i in range(cfg.n_seeds)])
+    u0_all_modes = np.pad(u0_eff, ((0, 0), (0, len(task.singular_values) - r)))  # unrepresented modes: 0
+    loss_th = np.asarray(th.network_map(t, task.sigma_yx, u0_all_modes).loss)  # (seeds, T+1), one batched call
     l0 = loss_th[:, :1]
     loss_err = float(np.max(np.abs(loss_sim - loss_th) / l0))
     # Tolerance from the allowed delays: a mode delayed by δ·t_half shifts L by ≤ max_t |(s−u) u̇| δ t_half,

@@ -189,6 +189,18 @@ def test_network_map_initial_and_final():
     assert float(th.network_map(100.0, sigma, 1e-3, sigma_yy=yy).loss[0]) == pytest.approx(2.0)
 
 
+def test_network_map_batches_over_initial_strengths():
+    sigma = np.diag([3.0, 2.0, 1.0])
+    u0 = np.array([[1e-3, 2e-3, 3e-3], [1e-4, 1e-4, 1e-2]])  # two "seeds"
+    t = np.linspace(0, 5, 9)
+    batched = th.network_map(t, sigma, u0)
+    assert batched.loss.shape == (2, 9) and batched.maps.shape == (2, 9, 3, 3)
+    for i in range(2):
+        single = th.network_map(t, sigma, u0[i])
+        np.testing.assert_allclose(batched.loss[i], single.loss, rtol=1e-13)
+        np.testing.assert_allclose(batched.maps[i], single.maps, rtol=1e-13, atol=1e-15)
+
+
 def test_effective_initial_strength_balanced_equals_u0():
     rng = np.random.default_rng(1)
     u, _ = np.linalg.qr(rng.normal(size=(5, 5)))

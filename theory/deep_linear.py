@@ -437,9 +437,9 @@ def discretisation_error(singular_value, initial_strength, learning_rate, *, dep
 class NetworkMapPrediction(NamedTuple):
     """Predicted trajectory of a decoupled network (see :func:`network_map`)."""
 
-    maps: jnp.ndarray  # (T, N3, N1) predicted W_tot(t) = U diag(u(t)) Vᵀ
-    loss: jnp.ndarray  # (T,) predicted loss
-    mode_strengths: jnp.ndarray  # (T, r) u_α(t)
+    maps: jnp.ndarray  # (..., T, N3, N1) predicted W_tot(t) = U diag(u(t)) Vᵀ
+    loss: jnp.ndarray  # (..., T) predicted loss
+    mode_strengths: jnp.ndarray  # (..., T, r) u_α(t)
     singular_values: jnp.ndarray  # (r,) s_α, descending
     left: jnp.ndarray  # (N3, r) u_α
     right: jnp.ndarray  # (N1, r) v_α
@@ -461,8 +461,9 @@ def network_map(t, sigma_yx, initial_strengths, *, depth=2, sigma_yy=None) -> Ne
     Args:
         t: times, shape (T,) (or scalar).
         sigma_yx: (N3, N1) averaged input-output correlation.
-        initial_strengths: (r,) or scalar u0 per mode, r = min(N3, N1), ordered like the descending
-            singular values. For small random initialisations use :func:`effective_initial_strength`.
+        initial_strengths: u0 per mode, shape (..., r) with r = min(N3, N1) ordered like the descending
+            singular values, or a scalar. Leading axes (e.g. seeds) give a batch of predictions: outputs then
+            carry the same leading axes. For small random initialisations use :func:`effective_initial_strength`.
         depth: number of weight matrices.
         sigma_yy: optional (N3, N3) output correlation for the irreducible loss.
     """
@@ -474,14 +475,14 @@ def network_map(t, sigma_yx, initial_strengths, *, depth=2, sigma_yy=None) -> Ne
     left, s, right_t = jnp.linalg.svd(sigma_yx, full_matrices=False)
     r = s.shape[0]
     u0 = as_float(initial_strengths, "initial_strengths")
-    if u0.ndim > 1 or (u0.ndim == 1 and u0.shape[0] != r):
-        raise ParameterError(f"initial_strengths must be a scalar or have shape ({r},); got {u0.shape}")
+    if u0.ndim >= 1 and u0.shape[-1] != r:
+        raise ParameterError(f"initial_strengths must be a scalar or have shape (..., {r}); got {u0.shape}")
     check_range(u0, "initial_strengths", low=0.0)
-    u0 = jnp.broadcast_to(u0, (r,))
+    u0 = jnp.broadcast_to(u0, u0.shape[:-1] + (r,)) if u0.ndim else jnp.broadcast_to(u0, (r,))
     if np.any(np.asarray(concrete(s)) <= 0):
         raise ParameterError("sigma_yx must have full rank min(N3, N1) (a zero singular value has no mode)")
-    u = mode_strength(t[:, None], s[None, :], u0[None, :], depth=depth)
-    maps = jnp.einsum("ia,ta,aj->tij", left, u, right_t)
+    u = mode_strength(t[:, None], s, u0[..., None, :], depth=depth)  # (..., T, r)
+    maps = jnp.einsum("ia,...ta,aj->...tij", left, u, right_t)
     loss = 0.5 * jnp.sum((s - u) ** 2, axis=-1)
     if sigma_yy is not None:
         sigma_yy = as_float(sigma_yy, "sigma_yy")
