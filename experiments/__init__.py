@@ -15,7 +15,7 @@ import importlib
 
 from experiments.contract import REGISTRY, Check, ConfigError, Result, RunContext, run_experiment, write_report
 
-FAMILY_MODULES = ("experiments.deep_linear",)
+FAMILY_MODULES = ("experiments.deep_linear", "experiments.superposition")
 
 __all__ = ["REGISTRY", "Check", "ConfigError", "Result", "RunContext", "run_experiment", "write_report",
            "load_all", "FAMILY_MODULES"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["first_crossing", "first_true"]
+__all__ = ["first_crossing", "first_true", "fit_power_law"]
 
 
 def first_true(mask: np.ndarray, axis: int = -1, *, missing: float = np.nan) -> np.ndarray:
@@ -39,3 +39,16 @@ def first_crossing(times: np.ndarray, values: np.ndarray, threshold, *, interpol
     t = times[k_prev] + frac * (t_k - times[k_prev])
     t = np.where(k_safe == 0, times[0], t)
     return np.where(reached, t, np.nan)
+
+
+def fit_power_law(x, y) -> tuple[float, float, float]:
+    """Least-squares fit of log y = log c + k log x; returns ``(k, standard_error_of_k, c)``."""
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    if lx.size < 2:
+        raise ValueError("fit_power_law needs at least two points")
+    A = np.stack([lx, np.ones_like(lx)], axis=1)
+    coef, *_ = np.linalg.lstsq(A, ly, rcond=None)
+    resid = ly - A @ coef
+    dof = max(lx.size - 2, 1)
+    cov = (resid @ resid / dof) * np.linalg.inv(A.T @ A) if lx.size > 2 else np.zeros((2, 2))
+    return float(coef[0]), float(np.sqrt(cov[0, 0])), float(np.exp(coef[1]))

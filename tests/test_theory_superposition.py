@@ -1,0 +1,197 @@
+"""Closed forms of theory.superposition against known geometries, direct optimisation and Monte Carlo."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from theory import superposition as th
+from theory.common import ParameterError
+
+
+def polygon(k, m=2):
+    a = 2 * np.pi * np.arange(k) / k
+    return np.stack([np.cos(a), np.sin(a)])
+
+
+def tetrahedron():
+    v = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], float).T
+    return v / np.sqrt(3)
+
+
+def block(*mats):
+    m = sum(a.shape[0] for a in mats)
+    n = sum(a.shape[1] for a in mats)
+    W = np.zeros((m, n))
+    r = c = 0
+    for a in mats:
+        W[r:r + a.shape[0], c:c + a.shape[1]] = a
+        r, c = r + a.shape[0], c + a.shape[1]
+    return W
+
+
+# ---------------------------------------------------------------------------------------------- geometry
+@pytest.mark.parametrize("W, expected", [
+    (np.eye(3), 1.0),
+    (np.array([[1.0, -1.0]]), 1 / 2),
+    (polygon(3), 2 / 3),
+    (polygon(5), 2 / 5),
+    (tetrahedron(), 3 / 4),
+])
+def test_feature_dimensionality_uniform_polytopes(W, expected):
+    np.testing.assert_allclose(th.feature_dimensionality(W), expected, rtol=1e-12)
+    # a uniform polytope uses all of its k dims: D* = k / ℓ as well
+    np.testing.assert_allclose(th.dimensions_per_feature(W), expected, rtol=1e-12)
+
+
+def test_feature_dimensionality_tegum_product_zero_column_and_batch():
+    # digon ⊕ triangle ⊕ dedicated ⊕ dropped feature, in 1 + 2 + 1 dims, scaled norms
+    W = block(np.array([[0.9, -0.9]]), 1.3 * polygon(3), np.array([[1.0]]), np.zeros((0, 1)))
+    D = np.asarray(th.feature_dimensionality(W))
+    np.testing.assert_allclose(D, [1 / 2, 1 / 2, 2 / 3, 2 / 3, 2 / 3, 1.0, 0.0], atol=1e-12)
+    size, rank, pred = th.polytope_structure(W, norm_threshold=0.5)
+    np.testing.assert_array_equal(size, [2, 2, 3, 3, 3, 1, 0])
+    np.testing.assert_array_equal(rank, [1, 1, 2, 2, 2, 1, 0])
+    np.testing.assert_allclose(pred, D, atol=1e-12)
+    batch = np.stack([W, 2 * W])  # D is scale invariant; batched over the leading axis
+    np.testing.assert_allclose(th.feature_dimensionality(batch), np.stack([D, D]), atol=1e-12)
+
+
+def test_welch_bound_attained_by_tight_frames_and_random_overlap():
+    np.testing.assert_allclose(th.mean_squared_overlap(polygon(5)), th.welch_bound(5, 2), rtol=1e-12)
+    np.testing.assert_allclose(th.mean_squared_overlap(tetrahedron()), th.welch_bound(4, 3), rtol=1e-12)
+    rng = np.random.default_rng(0)
+    V = rng.normal(size=(20, 400))
+    ov = float(th.mean_squared_overlap(V))
+    # E(û·v̂)² = 1/m; the mean over 400·399 pairs has relative sd ≈ sqrt(2/m)/sqrt(400) ≈ 0.8 %; 5 % is > 5 sd
+    assert abs(ov * 20 - 1) < 0.05
+    assert ov >= float(th.welch_bound(400, 20))
+    np.testing.assert_allclose(th.welch_bound_log_slope(1000, 100), -1 - 100 / 900)
+
+
+# ---------------------------------------------------------------------------------------------- linear optimum
+def test_feature_moments():
+    mean, second, var = th.feature_moments(0.75, value_range=(0.0, 2.0))
+    np.testing.assert_allclose([mean, second, var], [0.25, 1 / 3, 1 / 3 - 1 / 16])
+
+
+def test_linear_optimum_matches_direct_optimisation():
+    imp = 0.7 ** np.arange(8)
+    m, S = 3, 0.2
+    opt = th.linear_optimum(imp, m, sparsity=S)
+    np.testing.assert_array_equal(np.asarray(opt.kept), np.arange(8) < m)
+    np.testing.assert_allclose(th.linear_model_loss(opt.W, opt.b, imp, sparsity=S), opt.loss, rtol=1e-12)
+
+    def loss(params):
+        return th.linear_model_loss(params[0], params[1], imp, sparsity=S)
+
+    sched = optax.cosine_decay_schedule(0.05, 4000, alpha=1e-3)
+    tx = optax.adam(sched)
+
+    @jax.jit
+    def solve(key):
+        params = (0.5 * jax.random.normal(key, (m, 8)), jnp.zeros(8))
+
+        def step(c, _):
+            p, s = c
+            u, s = tx.update(jax.grad(loss)(p), s, p)
+            return (optax.apply_updates(p, u), s), None
+
+        (p, _), _ = jax.lax.scan(step, (params, tx.init(params)), None, length=4000)
+        return loss(p)
+
+    found = np.asarray(jax.vmap(solve)(jax.random.split(jax.random.key(0), 6)))
+    # no model beats the optimum; the best restart reaches it (Adam's end step 5e-5 leaves < 1e-6 relative)
+    assert found.min() >= float(opt.loss) * (1 - 1e-10)
+    assert found.min() <= float(opt.loss) * (1 + 1e-6)
+
+
+def test_linear_optimum_orders_by_importance_times_variance():
+    # feature 0 is the most important but almost never active: its I·Var is the smallest, so it is dropped
+    opt = th.linear_optimum([3.0, 1.0, 0.9], 2, sparsity=[0.99, 0.0, 0.0])
+    np.testing.assert_array_equal(np.asarray(opt.kept), [False, True, True])
+
+
+# ---------------------------------------------------------------------------------------------- phase diagram
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_expected_loss_2x1_matches_monte_carlo(seed):
+    rng = np.random.default_rng(seed)
+    W, b = rng.normal(size=2), rng.normal(size=2) * 0.3
+    imp, p = np.array([1.0, rng.uniform(0.1, 5)]), rng.uniform(0.05, 1)
+    exact = float(th.expected_loss_2x1(W, b, imp, p))
+    N = 1_000_000
+    x = rng.random((N, 2)) * (rng.random((N, 2)) < p)
+    y = np.maximum(x @ np.outer(W, W) + b, 0)
+    ell = ((x - y) ** 2 * imp).sum(1)
+    se = ell.std() / np.sqrt(N)
+    assert abs(exact - ell.mean()) < 5 * se  # 5 standard errors of the Monte-Carlo mean
+
+
+def test_phase_energies_closed_forms_and_optimum():
+    r, p = np.array([0.3, 2.0]), np.array([0.05, 0.5])
+    E = th.phase_energies(r, p)
+    var = p / 3 - p * p / 4
+    np.testing.assert_allclose(E.not_represented, th.expected_loss_2x1([1.0, 0.0], np.stack([0 * p, p / 2], -1),
+                                                                       np.stack([1 + 0 * r, r], -1), p), rtol=1e-12)
+    np.testing.assert_allclose(E.dedicated, var, rtol=1e-12)
+    # Elhage et al.'s fixed antipodal pair (w = ±1, b = 0) has loss p²(1+r)/6; optimising can only lower it
+    fixed = p * p * (1 + r) / 6
+    np.testing.assert_allclose(th.expected_loss_2x1([1.0, -1.0], [0.0, 0.0], np.stack([1 + 0 * r, r], -1), p), fixed)
+    assert np.all(np.asarray(E.superposition) <= fixed + 1e-15)
+    np.testing.assert_allclose(th.expected_loss_2x1(E.params[:, :2], E.params[:, 2:], np.stack([1 + 0 * r, r], -1), p),
+                               E.superposition, rtol=1e-10)
+    # against an independent optimiser (scipy, from the fixed pair): same optimum to 1e-6 relative
+    from scipy.optimize import minimize
+
+    for k in range(2):
+        f = jax.jit(lambda t, k=k: th.expected_loss_2x1(jnp.stack([jnp.abs(t[0]), -jnp.abs(t[1])]), t[2:],
+                                                       jnp.array([1.0, r[k]]), p[k]))
+        sol = minimize(lambda t: float(f(t)), np.array([1.0, 1.0, 0.0, 0.0]), jac=lambda t: np.asarray(jax.grad(f)(t)),
+                       method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-12})
+        assert float(E.superposition[k]) <= sol.fun * (1 + 1e-6)
+
+
+def test_phase_diagram_limits():
+    # dense features: no superposition; the more important feature gets the dimension
+    E = th.phase_energies([0.5, 2.0], [1.0, 1.0])
+    np.testing.assert_array_equal(th.predicted_phase(E), [0, 1])
+    # very sparse, comparable importance: superposition
+    assert th.predicted_phase(th.phase_energies(1.0, 0.01)) == 2
+    np.testing.assert_array_equal(th.classify_phase_2x1(np.array([[1, -1.0], [1, 0.1], [0.1, 1.0]])), [2, 0, 1])
+
+
+# ---------------------------------------------------------------------------------------------- scaling law
+def test_weak_superposition_loss_and_exponent():
+    p = np.asarray(th.power_law_frequencies(50, 1.5))
+    np.testing.assert_allclose(p.sum(), 1.0)
+    var = p * 4 / 3 - p * p
+    np.testing.assert_allclose(th.weak_superposition_loss([0, 7, 50], p), [var.sum() / 50, var[7:].sum() / 50, 0.0])
+    # asymptotically L ∝ m^−(α−1): local slope at 1 ≪ m ≪ n
+    p = th.power_law_frequencies(10**6, 1.5)
+    ms = np.array([100, 1000])
+    L = np.asarray(th.weak_superposition_loss(ms, p))
+    slope = np.log(L[1] / L[0]) / np.log(10)
+    assert abs(slope + float(th.weak_superposition_exponent(1.5))) < 0.02
+    assert th.STRONG_SUPERPOSITION_EXPONENT == 1.0
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("call, match", [
+    (lambda: th.feature_moments(1.0), "sparsity"),
+    (lambda: th.feature_moments(-0.1), "sparsity"),
+    (lambda: th.linear_optimum([1.0, 2.0], 0), "m must"),
+    (lambda: th.linear_optimum([1.0, -2.0], 1), "importance"),
+    (lambda: th.linear_optimum([1.0, 2.0], 1, sparsity=[0.1, 0.2, 0.3]), "sparsity must be a scalar or have length"),
+    (lambda: th.feature_dimensionality(np.ones(3)), "W must have shape"),
+    (lambda: th.feature_dimensionality(np.ones((0, 3))), "m >= 1"),
+    (lambda: th.phase_energies(-1.0, 0.5), "relative_importance"),
+    (lambda: th.phase_energies(1.0, 0.0), "density"),
+    (lambda: th.power_law_frequencies(0, 1.5), "n must"),
+    (lambda: th.weak_superposition_loss(3, [0.1, 0.5]), "decreasing"),
+    (lambda: th.weak_superposition_exponent(0.5), "alpha"),
+    (lambda: th.welch_bound(3, 5), "n >= m"),
+])
+def test_bad_input_names_the_parameter(call, match):
+    with pytest.raises(ParameterError, match=match):
+        call()
