@@ -147,8 +147,10 @@ def test_phase_energies_closed_forms_and_optimum():
     for k in range(2):
         f = jax.jit(lambda t, k=k: th.expected_loss_2x1(jnp.stack([jnp.abs(t[0]), -jnp.abs(t[1])]), t[2:],
                                                        jnp.array([1.0, r[k]]), p[k]))
-        sol = minimize(lambda t: float(f(t)), np.array([1.0, 1.0, 0.0, 0.0]), jac=lambda t: np.asarray(jax.grad(f)(t)),
-                       method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-12})
+        g = jax.jit(jax.grad(f))
+        sol = minimize(lambda t, f=f: float(f(t)), np.array([1.0, 1.0, 0.0, 0.0]),
+                       jac=lambda t, g=g: np.asarray(g(t)), method="L-BFGS-B",
+                       options={"ftol": 1e-15, "gtol": 1e-12})
         assert float(E.superposition[k]) <= sol.fun * (1 + 1e-6)
 
 

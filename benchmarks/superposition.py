@@ -1,0 +1,90 @@
+"""Superposition training throughput: the batched sweep of Elhage et al.'s framework.
+
+``python -m benchmarks superposition --instances 64 --n 20 --m 5 --batch 1024 --steps 300`` trains that many
+independent toy models at once (importance 0.9^i, feature densities log-spaced over the instances from 1 to
+1/20, Adam at 1e-3, a fresh batch every step; one jitted ``lax.scan`` vmapped over instances) and reports
+
+* model-steps per second (instances × steps / wall seconds, compilation excluded) — the last line;
+* achieved FLOP/s as a fraction of a dense float32 matmul measured in the same run (the roof);
+* the speed-up over training the same models one at a time (a Python loop over single-instance calls of the
+  same jitted trainer);
+* the share of the step spent generating the random batch (sampling alone, same shapes).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks.timing import best_time, matmul_roof
+from toymodels import superposition as tm
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="python -m benchmarks superposition", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--instances", type=int, default=64, help="models trained at once (default 64)")
+    p.add_argument("--n", type=int, default=20, help="features per model (default 20)")
+    p.add_argument("--m", type=int, default=5, help="hidden dimensions (default 5)")
+    p.add_argument("--batch", type=int, default=1024, help="fresh samples per step (default 1024)")
+    p.add_argument("--steps", type=int, default=300, help="training steps per timed run (default 300)")
+    p.add_argument("--loop-instances", type=int, default=8,
+                   help="models trained one at a time for the loop comparison (default 8; scaled to --instances)")
+    p.add_argument("--repeats", type=int, default=3, help="timed repetitions; the best is reported (default 3)")
+    p.add_argument("--float64", action="store_true", help="train in float64 instead of float32")
+    args = p.parse_args(argv)
+    for k in ("instances", "n", "m", "batch", "steps", "loop_instances", "repeats"):
+        if getattr(args, k) < 1:
+            p.error(f"--{k.replace('_', '-')} must be an integer >= 1; got {getattr(args, k)}")
+    return args
+
+
+def flops_per_model_step(n: int, m: int, batch: int) -> float:
+    """Matmul FLOPs of one step: forward x·Wᵀ (2bnm) and h·W (2bnm); backward twice that."""
+    return 3 * 4 * batch * n * m
+
+
+def main(argv=None) -> int:
+    a = parse(argv)
+    dtype = jnp.float64 if a.float64 else jnp.float32
+    if a.float64:
+        jax.config.update("jax_enable_x64", True)
+    imp = 0.9 ** np.arange(a.n)
+    dens = 20.0 ** -np.linspace(0, 1, a.instances)
+    probs = np.repeat(dens[:, None], a.n, axis=1)
+
+    def run(k, p):
+        return tm.train_instances(k, importance=imp, probabilities=p, m=a.m, steps=a.steps, batch_size=a.batch,
+                                  learning_rate=1e-3, n_records=1, dtype=dtype).loss
+
+    key = jax.random.key(0)
+    t_batched = best_time(lambda: run(key, probs), a.repeats)
+    rate = a.instances * a.steps / t_batched
+
+    n_loop = min(a.loop_instances, a.instances)
+    keys = jax.random.split(key, n_loop)
+    t_loop = best_time(lambda: [run(keys[i], probs[i:i + 1]) for i in range(n_loop)], a.repeats)
+    loop_rate = n_loop * a.steps / t_loop
+
+    sampler = jax.jit(jax.vmap(lambda k, p: tm.sample_features(k, a.batch, p, dtype=dtype)))
+    pk = jax.random.split(key, a.instances)
+    pj = jnp.asarray(probs, dtype)
+    t_rng = best_time(lambda: sampler(pk, pj), max(a.repeats, 5))
+
+    roof = matmul_roof(dtype=dtype)
+    achieved = rate * flops_per_model_step(a.n, a.m, a.batch)
+    dev = jax.devices()[0]
+    print(f"device: {dev.platform} ({getattr(dev, 'device_kind', dev)}), {jax.device_count()} device(s), "
+          f"dtype {jnp.dtype(dtype).name}")
+    print(f"sweep: {a.instances} instances, n={a.n}, m={a.m}, batch {a.batch}, {a.steps} steps: {t_batched:.3f} s")
+    print(f"loop of single models ({n_loop} trained one at a time): {loop_rate:,.0f} model-steps/s; "
+          f"batched/loop = {rate / loop_rate:.1f}x")
+    print(f"random batch alone: {t_rng * 1e3:.3f} ms per step for all instances = "
+          f"{100 * t_rng * a.steps / t_batched:.0f}% of the training step")
+    print(f"matmul FLOP/s: {achieved / 1e9:.2f} GFLOP/s achieved vs dense {jnp.dtype(dtype).name} matmul roof "
+          f"{roof / 1e9:.1f} GFLOP/s = {100 * achieved / roof:.2f}% of roof")
+    print(f"model_steps_per_s={rate:.1f}")
+    return 0
