@@ -247,7 +247,7 @@ def mode_strength(t, singular_value, initial_strength, *, depth=2):
     n = _check_depth(depth).astype(s.dtype)
     t, s, u0, n = jnp.broadcast_arrays(t, s, u0, n)
 
-    shallow = s + (u0 - s) * jnp.exp(-t)
+    shallow = u0 * jnp.exp(-t) - s * jnp.expm1(-t)  # = s + (u0 − s)e^{−t} without cancellation for u0 ≪ s
     safe_u0 = jnp.where(u0 > 0, u0, 1.0)
     logistic = jnp.where(u0 > 0, s / (1.0 + (s / safe_u0 - 1.0) * jnp.exp(-2.0 * s * t)), 0.0)
     static_n = concrete(n)
