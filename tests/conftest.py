@@ -14,6 +14,18 @@ jax.config.update("jax_enable_x64", True)
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def quick_results_fixture(names, folder):
+    """A session fixture ``(out, {name: summary})`` running ``names`` at quick size once per test session."""
+    import pytest
+
+    @pytest.fixture(scope="session")
+    def quick_results(tmp_path_factory):
+        out = tmp_path_factory.mktemp(folder)
+        return out, run_quick(names, out)
+
+    return quick_results
+
+
 def run_quick(names, out):
     """Run each experiment at quick size into ``out``; return ``{name: summary}``."""
     from experiments import run_experiment

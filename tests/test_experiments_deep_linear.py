@@ -5,15 +5,12 @@ every check passes and that the outputs follow the contract.
 """
 
 import pytest
-from conftest import assert_contract, execute_notebook, run_quick
+from conftest import assert_contract, execute_notebook, quick_results_fixture
 
 NAMES = ("deep_linear_modes", "deep_linear_learning_time", "deep_linear_semantic")
 
 
-@pytest.fixture(scope="session")
-def quick_results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("results")
-    return out, run_quick(NAMES, out)
+quick_results = quick_results_fixture(NAMES, "results")
 
 
 @pytest.mark.parametrize("name", NAMES)

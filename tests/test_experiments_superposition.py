@@ -1,18 +1,15 @@
 """Every superposition experiment at quick size: all theory-vs-simulation checks pass; the notebook executes.
 
-Each check's tolerance is derived in its description (experiments/superposition.py).
+Each check's description (experiments/superposition.py) gives its tolerance's derivation, or says where it is a margin.
 """
 
 import pytest
-from conftest import assert_contract, execute_notebook, run_quick
+from conftest import assert_contract, execute_notebook, quick_results_fixture
 
 NAMES = ("superposition_linear", "superposition_phase_diagram", "superposition_geometry", "superposition_scaling")
 
 
-@pytest.fixture(scope="session")
-def quick_results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("superposition_results")
-    return out, run_quick(NAMES, out)
+quick_results = quick_results_fixture(NAMES, "superposition_results")
 
 
 @pytest.mark.parametrize("name", NAMES)
