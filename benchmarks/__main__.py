@@ -3,9 +3,9 @@
 import argparse
 import sys
 
-from benchmarks import superposition
+from benchmarks import ntk_permutation, superposition
 
-BENCHMARKS = {"superposition": superposition}
+BENCHMARKS = {"ntk_permutation": ntk_permutation, "superposition": superposition}
 
 
 def main(argv=None) -> int:

@@ -15,7 +15,7 @@ import importlib
 
 from experiments.contract import REGISTRY, Check, ConfigError, Result, RunContext, run_experiment, write_report
 
-FAMILY_MODULES = ("experiments.deep_linear", "experiments.superposition")
+FAMILY_MODULES = ("experiments.deep_linear", "experiments.superposition", "experiments.ntk_permutation")
 
 __all__ = ["REGISTRY", "Check", "ConfigError", "Result", "RunContext", "run_experiment", "write_report",
            "load_all", "FAMILY_MODULES"]

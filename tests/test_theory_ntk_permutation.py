@@ -1,0 +1,270 @@
+"""Closed-form NTK permutation theory: neural-tangents as the float64 oracle, the spec's golden values, a direct
+kernel-regression solve, the sign rule on hand-worked k = 3 cases, ensemble sizes, and input validation."""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from theory import ntk_permutation as th
+from theory.common import ParameterError
+
+A, B = th.NTK_PARAMETERIZATION, th.STANDARD_PARAMETERIZATION
+NETS = {
+    "A": (A, "ntk", None, 512),
+    "A_bias": (th.Network("ntk", 1.3, 0.4), "ntk", 0.4, 512),
+    "B_n5000": (B.with_width(5000), "standard", 0.0, 5000),
+    "B_nobias": (th.Network("standard", 0.8, None, 300), "standard", None, 300),
+}
+
+
+@pytest.fixture(scope="module")
+def nt():
+    return pytest.importorskip("neural_tangents")
+
+
+def _nt_kernel_fn(par, w_std, b_std, width, k):
+    from neural_tangents import stax
+
+    return stax.serial(stax.Dense(width, W_std=w_std, b_std=b_std, parameterization=par), stax.Relu(),
+                       stax.Dense(k, W_std=w_std, b_std=b_std, parameterization=par))[2]
+
+
+@pytest.mark.parametrize("name", list(NETS))
+def test_kernels_and_gp_match_neural_tangents(nt, name):
+    # Same arc-cosine formulas in float64 on both sides: only round-off differs (~1e-16 per operation), so
+    # 1e-12 is a safe bound for kernels and for the k × k solves (condition number < 4).
+    net, par, b_std, width = NETS[name]
+    k = 6
+    perm = np.array([2, 0, 5, 1, 3, 4])
+    x = th.all_binary_inputs(k)
+    xn = np.asarray(th.normalize_inputs(x))
+    xr = np.random.default_rng(0).normal(size=(5, k))
+    kf = _nt_kernel_fn(par, net.sigma_w, b_std, width, k)
+    ref = kf(np.vstack([xn, xr]), None, ("nngp", "ntk"))
+    mine = th.kernels(np.vstack([xn, xr]), net=net)
+    assert np.max(np.abs(np.asarray(ref.nngp) - mine.nngp)) <= 1e-12 * np.max(np.abs(mine.nngp))
+    assert np.max(np.abs(np.asarray(ref.ntk) - mine.ntk)) <= 1e-12 * np.max(np.abs(mine.ntk))
+    X, Y = th.training_set(perm)
+    predict = nt.predict.gradient_descent_mse_ensemble(kf, np.asarray(X), np.asarray(Y), learning_rate=1.0,
+                                                       diag_reg=0.0)
+    for t in (None, 2.0, 50.0):
+        g = predict(t=t, x_test=xn, get="ntk", compute_cov=True)
+        mu = th.gp_mean(x, perm, net=net, t=t, learning_rate=1.0)
+        cov = th.gp_covariance(x, net=net, t=t, learning_rate=1.0)
+        assert np.max(np.abs(np.asarray(g.mean) - mu)) <= 1e-12
+        assert np.max(np.abs(np.asarray(g.covariance) - cov)) <= 1e-12
+
+
+def test_standard_limit_is_nngp_posterior(nt):
+    # (B) at n → ∞ with σ_b = 0: Θ ∝ K, so the trained ensemble is the Bayesian NNGP posterior (spec §5, §10).
+    k, perm = 5, np.array([3, 4, 0, 2, 1])
+    x = th.all_binary_inputs(k)
+    kf = _nt_kernel_fn("ntk", 1.0, None, 8, k)
+    X, Y = th.training_set(perm)
+    post = nt.predict.gradient_descent_mse_ensemble(kf, np.asarray(X), np.asarray(Y), diag_reg=0.0)(
+        t=None, x_test=np.asarray(th.normalize_inputs(x)), get="nngp", compute_cov=True)
+    assert np.max(np.abs(np.asarray(post.mean) - th.gp_mean(x, perm, net=B))) <= 1e-12
+    assert np.max(np.abs(np.asarray(post.covariance) - th.gp_covariance(x, net=B))) <= 1e-12
+
+
+def test_kernel_special_values():
+    # Spec §13 item 1: Θ_A(e_i, e_i) = 1/k, Θ_A(e_i, e_j) = 1/(2πk), K(e_i, e_i) = 1/(2k), K(e_i, e_j) = 1/(2πk).
+    k = 7
+    kern = th.kernels(np.eye(k), net=A)
+    off = ~np.eye(k, dtype=bool)
+    np.testing.assert_allclose(np.diag(kern.ntk), 1 / k, rtol=1e-14)
+    np.testing.assert_allclose(kern.ntk[off], 1 / (2 * np.pi * k), rtol=1e-14)
+    np.testing.assert_allclose(np.diag(kern.nngp), 1 / (2 * k), rtol=1e-14)
+    np.testing.assert_allclose(kern.nngp[off], 1 / (2 * np.pi * k), rtol=1e-14)
+
+
+GOLDEN = [  # spec §6: kernel, k, s, μ_on, μ_off, σ, z_on, z_off (6 significant digits)
+    ("A", 5, 2, 0.560632, -0.014640, 0.115042, 4.873, 0.1273),
+    ("A", 10, 3, 0.421555, -0.021547, 0.095642, 4.408, 0.2253),
+    ("A", 30, 2, 0.571005, -0.004267, 0.046257, 12.34, 0.0922),
+    ("A", 30, 30, 0.046022, None, 0.091685, 0.502, None),
+    ("B", 5, 2, 0.601657, -0.039543, 0.113475, 5.302, 0.3485),
+    ("B", 10, 3, 0.461613, -0.042098, 0.094200, 4.900, 0.4469),
+    ("B", 30, 2, 0.632413, -0.008786, 0.045249, 13.98, 0.1942),
+]
+
+
+@pytest.mark.parametrize("row", GOLDEN)
+def test_golden_closed_form(row):
+    tag, k, s, on, off, sd, z_on, z_off = row
+    sol = th.basis_solution(k, s, net=A if tag == "A" else B)
+    assert abs(float(sol.on) - on) <= 1e-6  # the table's 6 decimals
+    assert abs(np.sqrt(float(sol.variance)) - sd) <= 1e-6
+    assert abs(float(sol.z_on) - z_on) <= 5e-3 * max(1, z_on)  # z given to 4 significant digits
+    if off is not None:
+        assert abs(float(sol.off) - off) <= 1e-6
+        assert abs(float(sol.z_off) - z_off) <= 5e-4 * max(1, z_off / 0.1)
+
+
+@pytest.mark.parametrize("net", [A, B, B.with_width(1000), th.Network("ntk", 1.0, 0.5)], ids=["A", "B", "Bn", "Ab"])
+def test_gp_mean_and_variance_vs_direct_kernel_regression(net):
+    # Direct solve: μ_t = Θ(x,X) Θ⁻¹ (I − expm(−ηΘt/N)) Y, Σ_t from §5 with dense matrices (scipy), against the
+    # eigh-based implementation and the closed form α, β, σ². Round-off only: 1e-12.
+    k = 6
+    perm = np.array([1, 2, 3, 4, 5, 0])
+    x = th.all_binary_inputs(k)
+    xn = np.asarray(th.normalize_inputs(x))
+    X, Y = (np.asarray(a) for a in th.training_set(perm))
+    Theta = np.asarray(th.kernels(X, net=net).ntk)
+    K = np.asarray(th.kernels(X, net=net).nngp)
+    tx = np.asarray(th.kernels(xn, X, net=net).ntk)
+    kx = np.asarray(th.kernels(xn, X, net=net).nngp)
+    Kxx = np.asarray(th.kernels(xn, net=net).nngp)
+    eta = th.default_learning_rate(k, net=net)
+    s = x.sum(1).astype(int)
+    for t in (None, 0.5, 3.0):
+        decay = np.eye(k) if t is None else np.eye(k) - scipy.linalg.expm(-eta * Theta * t / k**2)
+        Amat = tx @ np.linalg.solve(Theta, decay)
+        mu = Amat @ Y
+        cov = Kxx + Amat @ K @ Amat.T - Amat @ kx.T - kx @ Amat.T
+        np.testing.assert_allclose(th.gp_mean(x, perm, net=net, t=t), mu, atol=1e-12)
+        np.testing.assert_allclose(th.gp_covariance(x, net=net, t=t), cov, atol=1e-12)
+        sol = th.basis_solution(k, s, net=net, t=t)
+        closed = np.where(x[:, perm] == 1, np.asarray(sol.on)[:, None], np.asarray(sol.off)[:, None])
+        np.testing.assert_allclose(closed, mu, atol=1e-12)
+        np.testing.assert_allclose(sol.variance, np.diag(cov), atol=1e-12)
+
+
+def test_discrete_steps_match_gd_recursion():
+    # steps=T uses (I − ηΘ/N)^T exactly: iterate the linearised GD map on the training set by hand.
+    k, perm = 5, np.array([4, 0, 1, 2, 3])
+    X, Y = (np.asarray(a) for a in th.training_set(perm))
+    Theta = np.asarray(th.kernels(X, net=A).ntk)
+    eta = 0.7 * th.default_learning_rate(k, net=A)
+    f = np.zeros((k, k))  # mean prediction starts at 0
+    for _ in range(6):
+        f = f - eta * Theta @ (f - Y) / k**2
+    np.testing.assert_allclose(th.gp_mean(np.eye(k), perm, net=A, steps=6, learning_rate=eta), f, atol=1e-13)
+
+
+def test_time_vectorised_shapes():
+    x = th.all_binary_inputs(4)
+    t = np.array([[0.0, 1.0, 10.0]])
+    assert th.gp_mean(x, [1, 0, 3, 2], t=t).shape == (1, 3, 15, 4)
+    assert th.gp_covariance(x, t=t, diagonal=True).shape == (1, 3, 15)
+    np.testing.assert_allclose(th.gp_mean(x, [1, 0, 3, 2], t=0.0), 0.0, atol=1e-15)  # E[f_0] = 0
+
+
+# ---- the sign rule, hand-worked at k = 3 -----------------------------------------------------------------
+def test_sign_round_hand_worked():
+    # threshold 0, not 0.5: 0.3 → 1, −0.01 → 0, exactly 0 → 0 (training points' off-coordinates).
+    np.testing.assert_array_equal(th.sign_round(np.array([[0.3, -0.01, 0.0], [0.6, 1e-9, -2.0]])),
+                                  [[1, 0, 0], [1, 1, 0]])
+    np.testing.assert_array_equal(th.sign_round(np.array([1e-11, 2e-10]), threshold=1e-10), [0, 1])
+
+
+def test_k3_recovery_by_hand():
+    # π = (2, 0, 1): (Px)_i = x_π(i), so x = (1, 1, 0) ↦ (0, 1, 1) and x = (1, 0, 0) ↦ (0, 1, 0).
+    perm = [2, 0, 1]
+    np.testing.assert_array_equal(th.permutation_targets(np.array([1.0, 1.0, 0.0]), perm), [0, 1, 1])
+    np.testing.assert_array_equal(th.permutation_targets(np.array([1.0, 0.0, 0.0]), perm), [0, 1, 0])
+    x = th.all_binary_inputs(3)
+    for net in (A, B):
+        mu = np.asarray(th.gp_mean(x, perm, net=net))
+        np.testing.assert_array_equal(th.sign_round(mu, 1e-10), x[:, perm])
+        # s = 3 (all ones): every coordinate is 'on' with mean α₃ + β < 0.5 — round-to-nearest would fail here.
+        full = mu[np.argmax(x.sum(1))]
+        assert np.all((full > 0) & (full < 0.5))
+        # s = 2: the 'off' coordinate is negative but tiny (|β| ≈ 0.15/(k+2π−1) for A).
+        two = mu[(x.sum(1) == 2)]
+        offs = two[x[(x.sum(1) == 2)][:, perm] == 0]
+        assert np.all((offs < 0) & (offs > -0.1))
+
+
+@pytest.mark.parametrize("net", [A, B, B.with_width(50000)], ids=["A", "B", "B_n5e4"])
+def test_sign_rule_recovers_every_input(net):
+    for k in range(2, 10):
+        perm = np.roll(np.arange(k), 1)
+        x = th.all_binary_inputs(k)
+        np.testing.assert_array_equal(th.sign_round(th.gp_mean(x, perm, net=net), 1e-10), x[:, perm])
+
+
+def test_margins_positive_up_to_k300():
+    kk, ss = np.meshgrid(np.arange(2, 301), np.arange(2, 301), indexing="ij")
+    valid = ss <= kk
+    for net in (A, B):
+        sol = th.basis_solution(kk[valid], ss[valid], net=net)
+        assert np.all(np.asarray(sol.off) < 0) and np.all(np.asarray(sol.on) > 0)
+
+
+# ---- ensemble complexity -------------------------------------------------------------------------------------
+def test_ensemble_sizes_match_spec_table():
+    ks = (5, 10, 20, 30, 50)
+    assert [th.ensemble_size_single(k, 0.1, net=A) for k in ks] == [205, 333, 579, 840, 1400]
+    assert [th.ensemble_size_single(k, 0.1, net=B) for k in ks] == [28, 58, 121, 190, 339]
+    # M_all (exact-margin union bound): spec 455, 801, 1469, 2182, 3721 / 61, 139, 307, 493, 899; ±1 member for
+    # the spec's rounding of the margins.
+    assert np.all(np.abs(np.array([th.ensemble_size_all(k, 0.1, net=A) for k in ks]) - [455, 801, 1469, 2182, 3721])
+                  <= 1)
+    assert np.all(np.abs(np.array([th.ensemble_size_all(k, 0.1, net=B) for k in ks]) - [61, 139, 307, 493, 899]) <= 1)
+    # crude uniform-margin bound: spec 911, 1550, 3485, 6229, 14098 (A) — within 0.5 % (the spec rounds z_min).
+    crude = np.array([th.ensemble_size_bound_all(k, 0.1, net=A) for k in ks])
+    np.testing.assert_allclose(crude, [911, 1550, 3485, 6229, 14098], rtol=5e-3)
+    for k in ks:
+        assert th.ensemble_size_single(k, 0.1, net=A) <= th.ensemble_size_bound_single(k, 0.1, net=A)
+        assert th.ensemble_size_all(k, 0.1, net=A) <= th.ensemble_size_bound_all(k, 0.1, net=A)
+
+
+def test_accuracy_and_error_curves_match_spec():
+    # Spec §13 items 8–9 (B): 0.858 at k=10, M=50; 0.477 / 0.919 at k=30, M=100 / 200; floor(10, 2) = 0.002023.
+    assert abs(float(th.expected_accuracy(50, 10, net=B)) - 0.858) <= 1e-3
+    np.testing.assert_allclose(th.expected_accuracy([100, 200], 30, net=B), [0.477, 0.919], atol=1e-3)
+    assert abs(float(th.expected_error(1e12, 10, net=B)) - 0.002023) <= 1e-6
+    assert abs(float(th.expected_error(1e12, 10, net=A)) - 0.004093) <= 1e-6
+    acc_all = th.expected_accuracy(np.array([10, 100, 1000]), 8, ones=None, net=A)
+    assert np.all(np.diff(acc_all) > 0) and acc_all[-1] <= 1
+
+
+def test_offset_sign_flip():
+    # Spec §13 item 11: (A), k = 10, s = 2: B_t > 0 for u = ηλ_⊥t/N < 2.45.
+    assert abs(th.offset_sign_flip(10, 2, net=A) - 2.45) <= 5e-3
+
+
+def test_sample_member_outputs_moments():
+    # 4000 GP draws: sample mean within 5 s.e. of μ, sample variance within 5 s.e. (√(2/M) relative) of σ².
+    x = th.all_binary_inputs(4)
+    perm = [3, 2, 0, 1]
+    draws = np.asarray(th.sample_member_outputs(__import__("jax").random.key(0), x, perm, 4000, net=B))
+    mu = np.asarray(th.gp_mean(x, perm, net=B))
+    var = np.asarray(th.gp_covariance(x, net=B, diagonal=True))
+    # Training inputs have σ² = 0; eigh's round-off (~1e-16·‖Σ‖) leaves a root of ~1e-8 there: atol 1e-8.
+    assert np.all(np.abs(draws.mean(0) - mu) <= 5 * np.sqrt(var[:, None] / 4000) + 1e-8)
+    assert np.all(np.abs(draws.var(0) - var[:, None]) <= 5 * np.sqrt(2 / 4000) * var[:, None] + 1e-8)
+
+
+# ---- bad input -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("call, match", [
+    (lambda: th.gp_mean(np.array([[1.0, 0.5, 0.0]]), [0, 1, 2]), "x_test must be binary"),
+    (lambda: th.gp_mean(np.array([[0.0, 0.0, 0.0]]), [0, 1, 2]), "x_test must be nonzero"),
+    (lambda: th.gp_mean(np.array([[1.0, 0.0, 0.0]]), [0, 0, 2]), "permutation must be a permutation"),
+    (lambda: th.gp_mean(np.array([[1.0, 0.0, 0.0]]), [0, 1]), "permutation must have length k = 3"),
+    (lambda: th.gp_mean(np.array([[1.0, 0.0]]), [0, 1], t=-1.0), "t must satisfy"),
+    (lambda: th.Network("ntk", width=0), "width must"),
+    (lambda: th.Network("mup"), "parameterization must be"),
+    (lambda: th.Network("ntk", sigma_w=0.0), "sigma_w must"),
+    (lambda: th.recovery_probability(0, 5), "members must"),
+    (lambda: th.ensemble_size_single(5, delta=1.5), "delta must"),
+    (lambda: th.basis_solution(3, 4), "ones must satisfy"),
+    (lambda: th.convergence_steps(5, learning_rate=1e6), "learning_rate must be <"),
+])
+def test_bad_input_names_the_parameter(call, match):
+    with pytest.raises(ParameterError, match=match):
+        call()
+
+
+def test_input_helpers():
+    x = th.all_binary_inputs(5)
+    assert x.shape == (31, 5) and len({tuple(r) for r in x}) == 31 and x.sum(1).min() == 1
+    import jax
+
+    s = th.sample_binary_inputs(jax.random.key(1), 12, 3, 100)
+    assert s.shape == (100, 12) and np.all(s.sum(1) == 3)
+    combos = {tuple(np.nonzero(r)[0]) for r in th.sample_binary_inputs(jax.random.key(2), 4, 2, 400)}
+    assert combos == set(itertools.combinations(range(4), 2))
