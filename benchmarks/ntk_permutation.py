@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.timing import best_time, matmul_roof
+from benchmarks.timing import best_time, matmul_roof, require_positive
 from toymodels import ntk_permutation as tm
 
 
@@ -35,9 +35,7 @@ def parse(argv):
     p.add_argument("--repeats", type=int, default=3, help="timed repetitions; the best is reported (default 3)")
     p.add_argument("--float64", action="store_true", help="train in float64 instead of float32")
     args = p.parse_args(argv)
-    for name in ("members", "width", "k", "steps", "loop_members", "repeats"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be an integer >= 1; got {getattr(args, name)}")
+    require_positive(p, args, ("members", "width", "k", "steps", "loop_members", "repeats"))
     return args
 
 

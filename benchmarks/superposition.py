@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.timing import best_time, matmul_roof
+from benchmarks.timing import best_time, matmul_roof, require_positive
 from toymodels import superposition as tm
 
 
@@ -36,9 +36,7 @@ def parse(argv):
     p.add_argument("--repeats", type=int, default=3, help="timed repetitions; the best is reported (default 3)")
     p.add_argument("--float64", action="store_true", help="train in float64 instead of float32")
     args = p.parse_args(argv)
-    for k in ("instances", "n", "m", "batch", "steps", "loop_instances", "repeats"):
-        if getattr(args, k) < 1:
-            p.error(f"--{k.replace('_', '-')} must be an integer >= 1; got {getattr(args, k)}")
+    require_positive(p, args, ("instances", "n", "m", "batch", "steps", "loop_instances", "repeats"))
     return args
 
 

@@ -1,7 +1,8 @@
-"""Timing helpers shared by the benchmarks: best-of-k wall time (compilation excluded) and a matmul roof."""
+"""Helpers shared by the benchmarks: best-of-k wall time (compilation excluded), a matmul roof, argument checks."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 
@@ -26,3 +27,10 @@ def matmul_roof(size: int = 1024, dtype=jnp.float32, repeats: int = 5) -> float:
     b = jax.random.normal(jax.random.key(1), (size, size), dtype)
     f = jax.jit(lambda x, y: x @ y)
     return 2 * size**3 / best_time(lambda: f(a, b), repeats)
+
+
+def require_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, names) -> None:
+    """``parser.error`` naming the option unless every ``args.<name>`` is an integer >= 1."""
+    for name in names:
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be an integer >= 1; got {getattr(args, name)}")

@@ -258,6 +258,16 @@ def setting(default, help: str):  # noqa: A002 - mirrors argparse's keyword
     return field(default=default, metadata={"help": help})
 
 
+def pyplot():
+    """matplotlib's pyplot on the headless Agg backend (imported lazily: figures are made only by the drivers)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def require(condition: bool, message: str) -> None:
     """Raise :class:`ConfigError` with ``message`` unless ``condition``."""
     if not condition:

@@ -25,20 +25,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.analysis import first_crossing, first_true
-from experiments.contract import Check, Result, RunContext, register, require, setting
+from experiments.contract import Check, Result, RunContext, pyplot, register, require, setting
 from theory import deep_linear as th
 from toymodels import deep_linear as dl
 
 __all__ = ["ModesConfig", "LearningTimeConfig", "SemanticConfig", "run_modes", "run_learning_time", "run_semantic"]
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _validate_common(singular_values, depths, lr, initial_strength=None):
@@ -142,7 +133,7 @@ def run_modes(cfg: ModesConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def _modes_figures(per_depth, s, cfg):
-    plt = _plt()
+    plt = pyplot()
     depths = list(per_depth)
     fig, axes = plt.subplots(1, len(depths), figsize=(4.2 * len(depths), 3.6), squeeze=False)
     colors = plt.cm.viridis(np.linspace(0, 0.85, len(s)))
@@ -390,7 +381,7 @@ def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Re
 
 
 def _half_time_figure(s, t_sim, u0, lr):
-    plt = _plt()
+    plt = pyplot()
     grid = np.geomspace(s.min() * 0.8, s.max() * 1.25, 200)
     fig, ax = plt.subplots(figsize=(5, 3.8))
     ax.plot(grid, np.asarray(th.learning_time(grid, u0, depth=2)), "k--", label="theory: ln((s−u0)/u0) / 2s")
@@ -418,7 +409,7 @@ def _depth_ticks(ax, depths):
 
 
 def _delay_figure(rows):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
     ax.plot(rows[:, 0], rows[:, 1], "o", color="C0", ms=7, label="simulation (best c)")
     ax.plot(rows[:, 0], rows[:, 5], "k--", label="theory: learning_time / η (₂F₁)")
@@ -433,7 +424,7 @@ def _delay_figure(rows):
 
 
 def _init_figure(rows, cap):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
     g = np.where(np.isfinite(rows[:, 2]), rows[:, 2], cap * 1.15)
     ax.plot(rows[:, 0], rows[:, 1], "o-", color="C3", label="random orthogonal")
@@ -576,7 +567,7 @@ def run_semantic(cfg: SemanticConfig, seed: int, ctx: RunContext) -> Result:
 
 
 def _semantic_figures(cfg, t, u, s, u0_eff, mean_delay, sd_delay, loss_sim, loss_th, s_th):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     colors = plt.cm.plasma(np.linspace(0, 0.85, len(cfg.shown_modes)))
     for c, m in zip(colors, cfg.shown_modes, strict=True):

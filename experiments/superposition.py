@@ -25,7 +25,7 @@ import jax
 import numpy as np
 
 from experiments.analysis import fit_power_law
-from experiments.contract import Check, Result, RunContext, register, require, setting
+from experiments.contract import Check, Result, RunContext, pyplot, register, require, setting
 from theory import superposition as th
 from toymodels import superposition as tm
 
@@ -33,15 +33,6 @@ __all__ = ["LinearConfig", "PhaseConfig", "GeometryConfig", "ScalingConfig", "ru
            "run_geometry", "run_scaling"]
 
 PHASE_COLOURS = ("#d9d9d9", "#4c72b0", "#dd8452")  # not represented, dedicated, superposition
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _validate_training(cfg):
@@ -154,7 +145,7 @@ def run_linear(cfg: LinearConfig, seed: int, ctx: RunContext) -> Result:
         arrays[f"{activation}_loss"] = loss
         arrays[f"{activation}_loss_curve"] = np.asarray(res.loss)
 
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     ax = axes[0]
     for act, (steps, rec) in curves.items():
@@ -272,7 +263,7 @@ def run_phase_diagram(cfg: PhaseConfig, seed: int, ctx: RunContext) -> Result:
               "energy_dedicated": np.asarray(energies.dedicated),
               "energy_superposition": np.asarray(energies.superposition), "loss_best": loss_best, "W_best": W_best}
 
-    plt = _plt()
+    plt = pyplot()
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
@@ -390,7 +381,7 @@ def run_geometry(cfg: GeometryConfig, seed: int, ctx: RunContext) -> Result:
     arrays = {"density": dens, "D": D, "D_star": Dstar, "represented": live, "group_size": sizes,
               "group_rank": ranks, "predicted_D": pred, "W": W, "heatmap_sparsity": sp, "W20": W20}
 
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(14, 4.6), gridspec_kw={"width_ratios": [1.6, 1]})
     ax = axes[0]
     x = 1 / dens
@@ -538,7 +529,7 @@ def run_scaling(cfg: ScalingConfig, seed: int, ctx: RunContext) -> Result:
                "strong_exponent_se": se_strong, "overlap_exponent": k_ov, "overlap_exponent_se": se_ov,
                "overlap_exponent_welch_mean": float(np.mean(welch_slope)), "welch_slope": welch_slope.tolist()}
 
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
     ax = axes[0]
     ax.loglog(ms, Lm[0], "o", color="C0", label=f"weak (γ = {cfg.weak_decay:g}), simulation")

@@ -80,27 +80,36 @@ def test_kernel_special_values():
     np.testing.assert_allclose(kern.nngp[off], 1 / (2 * np.pi * k), rtol=1e-14)
 
 
-GOLDEN = [  # spec §6: kernel, k, s, μ_on, μ_off, σ, z_on, z_off (6 significant digits)
-    ("A", 5, 2, 0.560632, -0.014640, 0.115042, 4.873, 0.1273),
-    ("A", 10, 3, 0.421555, -0.021547, 0.095642, 4.408, 0.2253),
-    ("A", 30, 2, 0.571005, -0.004267, 0.046257, 12.34, 0.0922),
-    ("A", 30, 30, 0.046022, None, 0.091685, 0.502, None),
-    ("B", 5, 2, 0.601657, -0.039543, 0.113475, 5.302, 0.3485),
-    ("B", 10, 3, 0.461613, -0.042098, 0.094200, 4.900, 0.4469),
-    ("B", 30, 2, 0.632413, -0.008786, 0.045249, 13.98, 0.1942),
+GOLDEN = [  # spec §6: kernel, k, s, μ_on, μ_off, σ (6 decimals), z_on, z_off (as printed, as strings)
+    ("A", 5, 2, 0.560632, -0.014640, 0.115042, "4.873", "0.1273"),
+    ("A", 10, 3, 0.421555, -0.021547, 0.095642, "4.408", "0.2253"),
+    ("A", 30, 2, 0.571005, -0.004267, 0.046257, "12.34", "0.0922"),
+    ("A", 30, 30, 0.046022, None, 0.091685, "0.502", None),
+    ("B", 5, 2, 0.601657, -0.039543, 0.113475, "5.302", "0.3485"),
+    ("B", 10, 3, 0.461613, -0.042098, 0.094200, "4.900", "0.4469"),
+    ("B", 30, 2, 0.632413, -0.008786, 0.045249, "13.98", "0.1942"),
 ]
+
+
+def _printed(text):
+    """A printed value and half a unit of its last printed decimal (its rounding error)."""
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return float(text), 0.5 * 10.0**-decimals
 
 
 @pytest.mark.parametrize("row", GOLDEN)
 def test_golden_closed_form(row):
+    # Every value is rounded from the same exact formulas: the tolerance is the rounding of the printed digits.
     tag, k, s, on, off, sd, z_on, z_off = row
     sol = th.basis_solution(k, s, net=A if tag == "A" else B)
-    assert abs(float(sol.on) - on) <= 1e-6  # the table's 6 decimals
-    assert abs(np.sqrt(float(sol.variance)) - sd) <= 1e-6
-    assert abs(float(sol.z_on) - z_on) <= 5e-3 * max(1, z_on)  # z given to 4 significant digits
+    assert abs(float(sol.on) - on) <= 5e-7 + 1e-12
+    assert abs(np.sqrt(float(sol.variance)) - sd) <= 5e-7 + 1e-12
+    value, tol = _printed(z_on)
+    assert abs(float(sol.z_on) - value) <= tol + 1e-12
     if off is not None:
-        assert abs(float(sol.off) - off) <= 1e-6
-        assert abs(float(sol.z_off) - z_off) <= 5e-4 * max(1, z_off / 0.1)
+        assert abs(float(sol.off) - off) <= 5e-7 + 1e-12
+        value, tol = _printed(z_off)
+        assert abs(float(sol.z_off) - value) <= tol + 1e-12
 
 
 @pytest.mark.parametrize("net", [A, B, B.with_width(1000), th.Network("ntk", 1.0, 0.5)], ids=["A", "B", "Bn", "Ab"])
