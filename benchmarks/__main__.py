@@ -3,9 +3,9 @@
 import argparse
 import sys
 
-from benchmarks import ntk_permutation, superposition
+from benchmarks import ntk_permutation, streaming_parity, superposition
 
-BENCHMARKS = {"ntk_permutation": ntk_permutation, "superposition": superposition}
+BENCHMARKS = {"ntk_permutation": ntk_permutation, "streaming_parity": streaming_parity, "superposition": superposition}
 
 
 def main(argv=None) -> int:

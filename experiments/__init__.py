@@ -15,7 +15,8 @@ import importlib
 
 from experiments.contract import REGISTRY, Check, ConfigError, Result, RunContext, run_experiment, write_report
 
-FAMILY_MODULES = ("experiments.deep_linear", "experiments.superposition", "experiments.ntk_permutation")
+FAMILY_MODULES = ("experiments.deep_linear", "experiments.superposition", "experiments.ntk_permutation",
+                "experiments.streaming_parity")
 
 __all__ = ["REGISTRY", "Check", "ConfigError", "Result", "RunContext", "run_experiment", "write_report",
            "load_all", "FAMILY_MODULES"]

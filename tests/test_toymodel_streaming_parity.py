@@ -1,0 +1,78 @@
+"""The streaming-parity RNN trainer (toymodels/streaming_parity.py)."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from theory import streaming_parity as th
+from theory.common import ParameterError
+from toymodels import streaming_parity as tm
+
+
+def test_parity_targets_on_hand_worked_sequences():
+    np.testing.assert_array_equal(tm.parity_targets([1, 0, 1, 1, 0]), [1, 1, 0, 1, 1])
+    np.testing.assert_array_equal(tm.parity_targets([0, 0, 0]), [0, 0, 0])
+    np.testing.assert_array_equal(tm.parity_targets([[1, 1], [0, 1]]), [[1, 0], [0, 1]])
+    np.testing.assert_array_equal(tm.all_sequences(2), [[0, 0], [0, 1], [1, 0], [1, 1]])
+
+
+def test_distinct_weighting_equals_mean_over_distinct_sequences():
+    """Weighting position m by 2^(m−Lmax) over the 2^Lmax streams = the mean over distinct prefixes ≤ L."""
+    cfg = tm.RNNConfig(hidden=5, gain=0.5)
+    params = tm.init_params(jax.random.key(0), cfg, jnp.float64)
+    Lmax, L = 5, 3
+    bits = jnp.asarray(tm.all_sequences(Lmax))
+    w = tm.position_weights(L, Lmax)
+    got = tm.loss_fn(params, bits, jnp.asarray(tm.parity_targets(np.asarray(bits))), w, cfg)
+    errs = []
+    for m in range(1, L + 1):
+        seqs = jnp.asarray(tm.all_sequences(m))
+        hs = tm.run_rnn(params, seqs, cfg)[-1]
+        out = hs @ params.W_o.T + params.b_o
+        tgt = jax.nn.one_hot(np.asarray(tm.parity_targets(np.asarray(seqs)))[:, -1], 2)
+        errs.append(jnp.mean((out - tgt) ** 2, axis=1))
+    np.testing.assert_allclose(got, jnp.mean(jnp.concatenate(errs)), rtol=1e-12)
+
+
+def test_prefix_hidden_states_match_direct_runs():
+    cfg = tm.RNNConfig(hidden=4, gain=1.0)
+    params = tm.init_params(jax.random.key(1), cfg, jnp.float64)
+    hidden, _ = tm.prefix_hidden_states(params, cfg, 4)
+    chex.assert_shape(hidden, (31, 4))
+    np.testing.assert_allclose(hidden[0], np.ones(4))
+    for s in ([1], [0, 1], [1, 1, 0], [0, 1, 0, 1]):
+        direct = tm.run_rnn(params, jnp.asarray([s]), cfg)[-1, 0]
+        np.testing.assert_allclose(hidden[th.prefix_index(s)], direct, rtol=1e-12)
+
+
+def test_constructed_parity_rnn_generalises_to_long_sequences():
+    params, cfg = tm.dfa_rnn(th.parity_automaton().transitions, th.parity_automaton().outputs)
+    perfect, per_step = tm.long_sequence_accuracy(jax.random.key(0), params, cfg, length=2000, n_sequences=16)
+    assert float(perfect) == 1.0 and float(per_step) == 1.0
+
+
+def test_train_is_deterministic_shapes_and_learns_short_parity():
+    cfg = tm.RNNConfig(hidden=16, gain=0.1, learning_rate=1e-2)
+    kw = dict(seeds=2, steps=600, record_every=100, record_prefix=3)
+    r1 = tm.train(jax.random.key(3), [2, 3], cfg, **kw)
+    r2 = tm.train(jax.random.key(3), [2, 3], cfg, **kw)
+    np.testing.assert_array_equal(np.asarray(r1.loss), np.asarray(r2.loss))
+    chex.assert_shape(r1.loss, (2, 2, 6))
+    chex.assert_shape(r1.hidden, (2, 2, 6, 15, 16))
+    # L = 2 (6 sequences) is memorised within 600 steps by every seed
+    assert np.all(np.asarray(r1.loss)[:, 0, -1] < 1e-3)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: tm.RNNConfig(hidden=0), "hidden"),
+    (lambda: tm.RNNConfig(activation="sigmoid"), "activation"),
+    (lambda: tm.RNNConfig(gain=-1.0), "gain"),
+    (lambda: tm.train(jax.random.key(0), [0], tm.RNNConfig(hidden=2), steps=10, record_every=10), "train_length"),
+    (lambda: tm.parity_targets([0, 1, 2]), "0 and 1"),
+    (lambda: tm.dfa_rnn(np.array([[0, 3]]), np.array([0])), "transitions"),
+])
+def test_bad_input_names_the_parameter(call, match):
+    with pytest.raises(ParameterError, match=match):
+        call()
