@@ -89,10 +89,21 @@ def haar_orthogonal(key: jax.Array, n: int, dtype=None) -> jnp.ndarray:
 
 
 def split_keys(key: jax.Array, n: int) -> jax.Array:
-    """``n`` independent keys, stacked (shape (n, ...)); a thin, explicit wrapper of ``jax.random.split``."""
+    """``n`` independent keys, stacked (shape (n, ...)).
+
+    ``key`` is either one key (split with ``jax.random.split``) or already ``n`` keys stacked, which are
+    returned as they are: a sweep cut into chunks passes each chunk its slice of ``split_keys(key, N)``,
+    so every model gets the same key whatever the chunking.
+    """
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
-    return jax.random.split(key, n)
+    key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    single_ndim = 0 if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else 1
+    if key.ndim == single_ndim:
+        return jax.random.split(key, n)
+    if key.ndim == single_ndim + 1 and key.shape[0] == n:
+        return key
+    raise ValueError(f"key must be one PRNG key or {n} stacked keys; got shape {key.shape}")
 
 
 def to_numpy(tree: PyTree) -> PyTree:

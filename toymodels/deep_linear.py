@@ -31,6 +31,7 @@ import optax
 from theory import deep_linear as th
 from theory.common import ParameterError, as_float, check_int, check_range
 from toymodels.common import run_chunked, scan_with_records
+from toymodels.sharding import Placement
 
 __all__ = [
     "Task",
@@ -249,25 +250,30 @@ def _chunk_single(carry, task, lr, n_records, record_every):
     return scan_with_records(step, lambda c: _record(c[0], task), carry, n_records, record_every)
 
 
-@partial(jax.jit, static_argnames=("n_records", "record_every", "batched"))
-def _train_chunk(carry, task, lr, n_records, record_every, batched):
-    fn = lambda c, l: _chunk_single(c, task, l, n_records, record_every)
-    return jax.vmap(fn)(carry, lr) if batched else fn(carry, lr)
+@partial(jax.jit, static_argnames=("n_records", "record_every", "placement"))
+def _train_chunk(carry, task, lr, n_records, record_every, placement):
+    fn = lambda c, l, t: _chunk_single(c, t, l, n_records, record_every)
+    if placement is None:
+        return fn(carry, lr, task)
+    return placement.apply(jax.vmap(fn, in_axes=(0, 0, None)), (carry, lr), (task,))
 
 
-def _train(params, task, lr, n_steps, record_every, batched, progress, records_per_chunk):
+def _train(params, task, lr, n_steps, record_every, batched, progress, records_per_chunk, devices=None):
     n_steps = int(check_int(n_steps, "n_steps", minimum=1))
     record_every = int(check_int(record_every, "record_every", minimum=1, maximum=n_steps))
     if n_steps % record_every:
         raise ParameterError(f"n_steps ({n_steps}) must be a multiple of record_every ({record_every})")
     n_records = n_steps // record_every
     opt_state = optax.sgd(1.0).init(params)  # stateless; the learning rate does not enter the state
+    placement = None
     if batched:
         opt_state = jax.vmap(optax.sgd(1.0).init)(params)
+        placement = Placement.plan(lr.shape[0], devices)
+        params, opt_state, lr = placement.put(placement.pad((params, opt_state, lr)))
     rec0 = jax.vmap(_record, in_axes=(0, None))(params, task) if batched else _record(params, task)
     if records_per_chunk is None:
         records_per_chunk = max(1, min(n_records, 200_000 // record_every))
-    chunk = lambda c, n: _train_chunk(c, task, lr, n, record_every, batched)
+    chunk = lambda c, n: _train_chunk(c, task, lr, n, record_every, placement)
     (params, _), (losses, modes) = run_chunked(
         chunk, (params, opt_state), n_records, records_per_chunk=records_per_chunk, progress=progress,
         desc="deep linear GD", steps_per_record=record_every, time_axis=1 if batched else 0,
@@ -276,6 +282,8 @@ def _train(params, task, lr, n_steps, record_every, batched, progress, records_p
     losses = jnp.concatenate([jnp.expand_dims(rec0[0], axis), losses], axis=axis)
     modes = jnp.concatenate([jnp.expand_dims(rec0[1], axis), modes], axis=axis)
     steps = jnp.arange(n_records + 1) * record_every
+    if placement is not None:
+        params, losses, modes = placement.unpad((params, losses, modes))
     return params, Trajectory(steps, losses, modes)
 
 
@@ -292,13 +300,15 @@ def train(params, task: Task, learning_rate, n_steps: int, *, record_every: int 
 
 
 def train_batch(params, task: Task, learning_rate, n_steps: int, *, record_every: int = 1,
-                progress: bool | None = False, records_per_chunk: int | None = None):
+                progress: bool | None = False, records_per_chunk: int | None = None,
+                devices: int | str | None = None):
     """:func:`train` vmapped over a leading batch axis of ``params`` (and of ``learning_rate`` if 1-D).
 
-    Typical use: ``params = jax.vmap(lambda k: init_params(k, widths, "gaussian", scale=1e-3))(keys)``.
+    The batch axis is sharded over ``devices`` (:mod:`toymodels.sharding`; ``None``: the default, all local
+    devices). Typical use: ``params = jax.vmap(lambda k: init_params(k, widths, "gaussian", scale=1e-3))(keys)``.
     """
     leaves = jax.tree.leaves(params)
     batch = leaves[0].shape[0]
     chex.assert_equal_shape_prefix(leaves, 1)
     lr = jnp.broadcast_to(_check_lr(learning_rate), (batch,))
-    return _train(params, task, lr, n_steps, record_every, True, progress, records_per_chunk)
+    return _train(params, task, lr, n_steps, record_every, True, progress, records_per_chunk, devices)

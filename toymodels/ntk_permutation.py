@@ -37,6 +37,7 @@ import optax
 from theory import ntk_permutation as th
 from theory.common import ParameterError, check_int, check_range
 from toymodels.common import run_chunked, scan_with_records
+from toymodels.sharding import Placement
 
 __all__ = ["Params", "TrainResult", "init_params", "forward", "ensemble_forward", "train_loss", "train_ensemble",
            "ensemble_outputs", "empirical_ntk", "member_learning_rate"]
@@ -125,13 +126,14 @@ def member_learning_rate(k: int, width: int, net: th.Network) -> float:
 
 
 @partial(jax.jit, static_argnames=("k", "width", "members", "net", "dtype"))
-def _init_ensemble(key, k, width, members, net, dtype):
-    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(members))
+def _init_ensemble(key, k, width, members, net, dtype, first=0):
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first + jnp.arange(members))
     return jax.vmap(lambda kk: init_params(kk, k, width, net=net, dtype=dtype))(keys)
 
 
-@partial(jax.jit, static_argnames=("net", "n_records", "record_every", "lr"))
-def _train_chunk(carry, X, Y, x_rec, net, n_records, record_every, lr):
+def _block_chunk(params, state, valid, X, Y, x_rec, net, n_records, record_every, lr):
+    """One block of members: GD steps plus records. The block axis leads every output: per-member losses
+    (block, n_records) and, for ``x_rec``, this block's (count, mean, M2) of the outputs with a block axis of 1."""
     opt = optax.sgd(lr)
 
     def total(p):
@@ -139,25 +141,46 @@ def _train_chunk(carry, X, Y, x_rec, net, n_records, record_every, lr):
         return jnp.sum(losses), losses
 
     def step(c):
-        params, state = c
-        grads, _ = jax.grad(total, has_aux=True)(params)
-        updates, state = opt.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
+        p, st = c
+        grads, _ = jax.grad(total, has_aux=True)(p)
+        updates, st = opt.update(grads, st, p)
+        return optax.apply_updates(p, updates), st
 
     def record(c):
         losses = total(c[0])[1]
         if x_rec is None:
-            return losses, None, None
+            return losses, None
         out = ensemble_forward(c[0], x_rec, net)
-        return losses, jnp.mean(out, axis=0), jnp.var(out, axis=0, ddof=1 if out.shape[0] > 1 else 0)
+        w = valid.reshape(-1, *([1] * (out.ndim - 1)))
+        count = jnp.sum(valid)
+        mean = jnp.sum(w * out, axis=0) / jnp.maximum(count, 1)
+        return losses, (count, mean, jnp.sum(w * (out - mean) ** 2, axis=0))
 
-    return scan_with_records(step, record, carry, n_records, record_every)
+    (params, state), (loss, stats) = scan_with_records(step, record, (params, state), n_records, record_every)
+    stats = None if stats is None else jax.tree.map(lambda a: a[None], stats)
+    return params, state, loss.T, stats
+
+
+@partial(jax.jit, static_argnames=("net", "n_records", "record_every", "lr", "placement"))
+def _train_chunk(params, state, valid, X, Y, x_rec, net, n_records, record_every, lr, placement):
+    fn = lambda p, s, v, X_, Y_, xr: _block_chunk(p, s, v, X_, Y_, xr, net, n_records, record_every, lr)
+    return placement.apply(fn, (params, state, valid), (X, Y, x_rec))
+
+
+def _combine_stats(stats, size: int):
+    """Ensemble mean and variance (ddof 1) over all members from per-block (count, mean, M2) (Chan et al.)."""
+    count, mean, m2 = stats  # (blocks, n_records), (blocks, n_records, n_inputs, k), same
+    c = count[..., None, None]
+    total = jnp.sum(mean * c, axis=0) / size
+    m2_all = jnp.sum(m2 + c * (mean - total) ** 2, axis=0)
+    return total, m2_all / max(size - 1, 1)
 
 
 def train_ensemble(key: jax.Array, permutation, *, members: int, width: int,
                    net: th.Network = th.NTK_PARAMETERIZATION, steps: int | None = None,
                    learning_rate: float | None = None, residual: float = 1e-6, n_records: int | None = 10,
                    record_inputs=None, records_per_chunk: int | None = None, progress: bool | None = None,
+                   devices: int | str | None = None, group: int | None = None, first_member: int = 0,
                    dtype=jnp.float32) -> TrainResult:
     """Train M independently initialised networks on the k permuted basis vectors, all at once.
 
@@ -175,6 +198,10 @@ def train_ensemble(key: jax.Array, permutation, *, members: int, width: int,
         record_inputs: optional nonzero binary inputs (n_inputs, k), normalised like the test inputs; the
             members' mean and variance on them are recorded with the loss (training dynamics of the ensemble).
         records_per_chunk: records per jitted call (progress bar granularity); ``None``: one call.
+        devices: devices the members are sharded over (:mod:`toymodels.sharding`; ``None``: the default).
+        group: members vectorised at once on a device (``None``: all of them).
+        first_member: index of the first member (member m starts from ``fold_in(key, first_member + m)``):
+            a sweep cut into chunks of members trains exactly the members of the whole ensemble.
         dtype: float32 (default) or float64.
     """
     _check_net(net)
@@ -196,9 +223,13 @@ def train_ensemble(key: jax.Array, permutation, *, members: int, width: int,
         n_records = steps
     if steps % n_records:
         raise ParameterError(f"steps ({steps}) must be a multiple of n_records ({n_records})")
+    first_member = int(check_int(first_member, "first_member", minimum=0))
     X, Y = (jnp.asarray(a, dtype) for a in th.training_set(perm))
-    params = _init_ensemble(key, k, width, members, net, jnp.dtype(dtype))
+    placement = Placement.plan(members, devices, group)
+    params = _init_ensemble(key, k, width, members, net, jnp.dtype(dtype), first_member)
+    params = placement.put(placement.pad(params))
     state = optax.sgd(lr).init(params)
+    valid = placement.put(placement.valid(dtype))
     every = steps // n_records
 
     x_rec = None
@@ -209,13 +240,18 @@ def train_ensemble(key: jax.Array, permutation, *, members: int, width: int,
         x_rec = th.normalize_inputs(xb).astype(dtype)
 
     def chunk(c, n):
-        return _train_chunk(c, X, Y, x_rec, net, n, every, lr)
+        p, st, loss, stats = _train_chunk(*c, valid, X, Y, x_rec, net, n, every, lr, placement)
+        return (p, st), (loss, stats)
 
-    (params, _), (loss, out_mean, out_var) = run_chunked(
+    (params, _), (loss, stats) = run_chunked(
         chunk, (params, state), n_records, records_per_chunk=records_per_chunk, progress=progress,
-        desc=f"ensemble M={members} n={width}", steps_per_record=every)
-    chex.assert_shape(loss, (n_records, members))
-    return TrainResult(params, loss.T, every * np.arange(1, n_records + 1), lr, perm, out_mean, out_var)
+        desc=f"ensemble M={members} n={width}", steps_per_record=every, time_axis=1)
+    params, loss = placement.unpad((params, loss))
+    chex.assert_shape(loss, (members, n_records))
+    out_mean = out_var = None
+    if stats is not None:
+        out_mean, out_var = _combine_stats(stats, members)
+    return TrainResult(params, loss, every * np.arange(1, n_records + 1), lr, perm, out_mean, out_var)
 
 
 def ensemble_outputs(params: Params, x, net: th.Network = th.NTK_PARAMETERIZATION, *, normalize: bool = True,

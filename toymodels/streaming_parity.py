@@ -45,6 +45,7 @@ import optax
 
 from theory.common import ParameterError, check_int, check_range
 from toymodels.common import run_chunked
+from toymodels.sharding import Placement
 
 __all__ = [
     "ACTIVATIONS",
@@ -253,10 +254,11 @@ def _optimizer(cfg: RNNConfig) -> optax.GradientTransformation:
     return optax.sgd(cfg.learning_rate)
 
 
-@partial(jax.jit, static_argnames=("cfg", "max_length", "record_every", "n_records", "record_prefix"))
+@partial(jax.jit, static_argnames=("cfg", "max_length", "record_every", "n_records", "record_prefix", "placement"))
 def _chunk(carry, weights, cfg: RNNConfig, max_length: int, record_every: int, n_records: int,
-           record_prefix: int):
-    """Advance all (seed, length) models by n_records × record_every steps; record loss (and prefix states)."""
+           record_prefix: int, placement):
+    """Advance all (seed × length, flattened) models by n_records × record_every steps; record loss (and prefix
+    states)."""
     bits = jnp.asarray(all_sequences(max_length))
     targets = jnp.asarray(parity_targets(np.asarray(all_sequences(max_length))))
     opt = _optimizer(cfg)
@@ -278,15 +280,14 @@ def _chunk(carry, weights, cfg: RNNConfig, max_length: int, record_every: int, n
         (params, opt_state), recs = jax.lax.scan(block, (params, opt_state), None, length=n_records)
         return params, opt_state, recs
 
-    params, opt_state = carry
-    many = jax.vmap(jax.vmap(one_model, in_axes=(0, 0, 0)), in_axes=(0, 0, None))
-    params, opt_state, recs = many(params, opt_state, weights)
+    params, opt_state, recs = placement.apply(jax.vmap(one_model), (*carry, weights))
     return (params, opt_state), recs
 
 
 def train(key: jax.Array, train_lengths, cfg: RNNConfig = RNNConfig(), *, seeds: int = 8, steps: int = 3000,
           record_every: int = 100, record_prefix: int = 0, max_length: int | None = None,
-          records_per_chunk: int | None = None, progress: bool | None = None, dtype=jnp.float32) -> TrainResult:
+          records_per_chunk: int | None = None, progress: bool | None = None, devices: int | str | None = None,
+          first_seed: int = 0, dtype=jnp.float32) -> TrainResult:
     """Train ``seeds`` × ``len(train_lengths)`` RNNs at once (vmap over both), full-batch.
 
     Args:
@@ -300,6 +301,10 @@ def train(key: jax.Array, train_lengths, cfg: RNNConfig = RNNConfig(), *, seeds:
         record_prefix: record hidden states of every prefix up to this length (0: none).
         max_length: length of the stream batch (default max(train_lengths)).
         records_per_chunk: records per jitted call (progress bar between calls).
+        devices: devices the seed × length models are sharded over (:mod:`toymodels.sharding`; ``None``: the
+            default, all local devices).
+        first_seed: index of the first seed (seed s uses ``fold_in(key, first_seed + s)``), so a sweep cut
+            into chunks of seeds trains the same networks as one call.
 
     Returns:
         :class:`TrainResult`.
@@ -317,19 +322,26 @@ def train(key: jax.Array, train_lengths, cfg: RNNConfig = RNNConfig(), *, seeds:
         raise ParameterError(f"steps must be a multiple of record_every={record_every}; got {steps}")
     max_length = int(lengths.max()) if max_length is None else max_length
     check_int(max_length, "max_length", minimum=int(lengths.max()))
+    check_int(first_seed, "first_seed", minimum=0)
+    n_len = lengths.size
     weights = jnp.stack([position_weights(int(L), max_length, cfg.weighting) for L in lengths]).astype(dtype)
-    init_keys = jnp.stack([jax.random.fold_in(key, s) for s in range(seeds)])
+    init_keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(first_seed + jnp.arange(seeds))
     one = jax.vmap(lambda k: init_params(k, cfg, dtype))(init_keys)
-    params = jax.tree.map(lambda x: jnp.repeat(x[:, None], lengths.size, axis=1), one)
-    opt_state = jax.vmap(jax.vmap(_optimizer(cfg).init))(params)
+    # one flat model axis, seed-major: model s·n_len + j is (seed s, length j)
+    params = jax.tree.map(lambda x: jnp.repeat(x, n_len, axis=0), one)
+    opt_state = jax.vmap(_optimizer(cfg).init)(params)
+    flat_weights = jnp.tile(weights, (seeds, 1))
+    placement = Placement.plan(seeds * n_len, devices)
+    carry, flat_weights = placement.put(placement.pad(((params, opt_state), flat_weights)))
     n_records = steps // record_every
 
-    def chunk(carry, n):
-        return _chunk(carry, weights, cfg, max_length, record_every, n, record_prefix)
+    def chunk(c, n):
+        return _chunk(c, flat_weights, cfg, max_length, record_every, n, record_prefix, placement)
 
-    (params, _), recs = run_chunked(chunk, (params, opt_state), n_records, records_per_chunk=records_per_chunk,
+    (params, _), recs = run_chunked(chunk, carry, n_records, records_per_chunk=records_per_chunk,
                                     progress=progress, desc="streaming parity", steps_per_record=record_every,
-                                    time_axis=2)
+                                    time_axis=1)
+    params, recs = jax.tree.map(lambda x: x.reshape(seeds, n_len, *x.shape[1:]), placement.unpad((params, recs)))
     rec_steps = record_every * np.arange(1, n_records + 1)
     return TrainResult(params, rec_steps, recs["loss"], rec_steps if record_prefix else np.zeros(0),
                        recs.get("hidden"), recs.get("outputs"))
