@@ -3,9 +3,10 @@
 import argparse
 import sys
 
-from benchmarks import ntk_permutation, streaming_parity, superposition
+from benchmarks import deep_linear, ntk_permutation, streaming_parity, superposition
 
-BENCHMARKS = {"ntk_permutation": ntk_permutation, "streaming_parity": streaming_parity, "superposition": superposition}
+BENCHMARKS = {"deep_linear": deep_linear, "ntk_permutation": ntk_permutation, "streaming_parity": streaming_parity,
+              "superposition": superposition}
 
 
 def main(argv=None) -> int:

@@ -19,7 +19,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.timing import best_time, matmul_roof, require_positive
+from benchmarks.timing import (
+    add_device_options,
+    apply_device_options,
+    best_time,
+    device_line,
+    matmul_roof,
+    require_positive,
+)
 from toymodels import ntk_permutation as tm
 
 
@@ -34,8 +41,10 @@ def parse(argv):
                    help="members trained one at a time for the loop comparison (default 8)")
     p.add_argument("--repeats", type=int, default=3, help="timed repetitions; the best is reported (default 3)")
     p.add_argument("--float64", action="store_true", help="train in float64 instead of float32")
+    add_device_options(p)
     args = p.parse_args(argv)
     require_positive(p, args, ("members", "width", "k", "steps", "loop_members", "repeats"))
+    apply_device_options(p, args)
     return args
 
 
@@ -65,9 +74,7 @@ def main(argv=None) -> int:
     roof = matmul_roof(dtype=dtype)
     achieved = rate * flops_per_member_step(a.k, a.width)
     bytes_per_s = rate * 2 * a.k * a.width * jnp.dtype(dtype).itemsize * 3  # read W, read grad, write W
-    dev = jax.devices()[0]
-    print(f"device: {dev.platform} ({getattr(dev, 'device_kind', dev)}), {jax.device_count()} device(s), "
-          f"dtype {jnp.dtype(dtype).name}")
+    print(device_line(dtype))
     print(f"ensemble: M={a.members}, n={a.width}, k={a.k}, {a.steps} steps: {t_batched:.3f} s")
     print(f"loop of single members ({n_loop} trained one at a time): {loop_rate:,.0f} member-steps/s; "
           f"batched/loop = {rate / loop_rate:.1f}x")

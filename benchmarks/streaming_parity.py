@@ -19,7 +19,14 @@ import argparse
 import jax
 import jax.numpy as jnp
 
-from benchmarks.timing import best_time, matmul_roof, require_positive
+from benchmarks.timing import (
+    add_device_options,
+    apply_device_options,
+    best_time,
+    device_line,
+    matmul_roof,
+    require_positive,
+)
 from toymodels import streaming_parity as tm
 
 
@@ -33,10 +40,12 @@ def parse(argv):
     p.add_argument("--steps", type=int, default=200, help="full-batch steps per timed run (default 200)")
     p.add_argument("--loop-models", type=int, default=4, help="models trained one at a time for the loop comparison")
     p.add_argument("--repeats", type=int, default=3, help="timed repetitions; the best is reported (default 3)")
+    add_device_options(p)
     args = p.parse_args(argv)
     require_positive(p, args, ("seeds", "hidden", "steps", "loop_models", "repeats"))
     if min(args.lengths) < 1 or max(args.lengths) > 14:
         p.error(f"--lengths must lie in [1, 14]; got {args.lengths}")
+    apply_device_options(p, args)
     return args
 
 
@@ -63,8 +72,7 @@ def main(argv=None) -> int:
     loop_rate = n_loop * per_model / t_loop
     roof = matmul_roof(dtype=jnp.float32)
     achieved = n_models * a.steps * flops_per_model_step(lmax, a.hidden) / t_batched
-    dev = jax.devices()[0]
-    print(f"device: {dev.platform} ({getattr(dev, 'device_kind', dev)}), {jax.device_count()} device(s), float32")
+    print(device_line(jnp.float32))
     print(f"sweep: {a.seeds} seeds x lengths {a.lengths} = {n_models} RNNs, P={a.hidden}, {2**lmax} streams x "
           f"{lmax} steps, {a.steps} full-batch steps: {t_batched:.3f} s")
     print(f"loop of single models ({n_loop} trained one at a time): {loop_rate:,.0f} sequence-steps/s; "

@@ -4,11 +4,14 @@
 independent toy models at once (importance 0.9^i, feature densities log-spaced over the instances from 1 to
 1/20, Adam at 1e-3, a fresh batch every step; one jitted ``lax.scan`` vmapped over instances) and reports
 
-* model-steps per second (instances × steps / wall seconds, compilation excluded) — the last line;
-* achieved FLOP/s as a fraction of a dense float32 matmul measured in the same run (the roof);
+* the placement: on a CPU the host is split into one XLA device per core (``--host-devices``) and each device
+  trains its instances in cache-sized groups (``--group``; :mod:`toymodels.sharding`);
 * the speed-up over training the same models one at a time (a Python loop over single-instance calls of the
   same jitted trainer);
-* the share of the step spent generating the random batch (sampling alone, same shapes).
+* a profile: the share of the run spent drawing the random batches (sampling alone, same placement and scan);
+* achieved FLOP/s as a fraction of a dense float32 matmul measured in the same run (the roof; the matmuls here
+  are (1024 × 20)·(20 × 5), so the step is bound by random numbers and elementwise work, not by them);
+* model-steps per second (instances × steps / wall seconds, compilation excluded) — the last line.
 """
 
 from __future__ import annotations
@@ -19,8 +22,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.timing import best_time, matmul_roof, require_positive
+from benchmarks.timing import (
+    add_device_options,
+    apply_device_options,
+    best_time,
+    device_line,
+    matmul_roof,
+    require_positive,
+)
 from toymodels import superposition as tm
+from toymodels.sharding import Placement
 
 
 def parse(argv):
@@ -35,8 +46,19 @@ def parse(argv):
                    help="models trained one at a time for the loop comparison (default 8; scaled to --instances)")
     p.add_argument("--repeats", type=int, default=3, help="timed repetitions; the best is reported (default 3)")
     p.add_argument("--float64", action="store_true", help="train in float64 instead of float32")
+    p.add_argument("--group", default="auto", metavar="N|auto|all",
+                   help="instances vectorised at once on a device: 'auto' (sized to the CPU cache, default), "
+                        "'all', or N")
+    add_device_options(p)
     args = p.parse_args(argv)
     require_positive(p, args, ("instances", "n", "m", "batch", "steps", "loop_instances", "repeats"))
+    if args.group not in ("auto", "all"):
+        if not args.group.isdigit() or int(args.group) < 1:
+            p.error(f"--group must be 'auto', 'all' or an integer >= 1; got {args.group!r}")
+        args.group = int(args.group)
+    elif args.group == "all":
+        args.group = None
+    apply_device_options(p, args)
     return args
 
 
@@ -56,7 +78,7 @@ def main(argv=None) -> int:
 
     def run(k, p):
         return tm.train_instances(k, importance=imp, probabilities=p, m=a.m, steps=a.steps, batch_size=a.batch,
-                                  learning_rate=1e-3, n_records=1, dtype=dtype).loss
+                                  learning_rate=1e-3, n_records=1, group=a.group, dtype=dtype).loss
 
     key = jax.random.key(0)
     t_batched = best_time(lambda: run(key, probs), a.repeats)
@@ -67,21 +89,33 @@ def main(argv=None) -> int:
     t_loop = best_time(lambda: [run(keys[i], probs[i:i + 1]) for i in range(n_loop)], a.repeats)
     loop_rate = n_loop * a.steps / t_loop
 
-    sampler = jax.jit(jax.vmap(lambda k, p: tm.sample_features(k, a.batch, p, dtype=dtype)))
-    pk = jax.random.split(key, a.instances)
-    pj = jnp.asarray(probs, dtype)
-    t_rng = best_time(lambda: sampler(pk, pj), max(a.repeats, 5))
+    # profile: the same sweep's random batches alone (same placement, same scan over steps, nothing trained)
+    group = tm.auto_group(a.batch, a.n, dtype) if a.group == "auto" else a.group
+    placement = Placement.plan(a.instances, None, group)
+
+    def sample_block(keys, p):
+        def one(k, q):
+            def body(c, _):
+                kk, sub = jax.random.split(c[0])
+                return (kk, c[1] + jnp.sum(tm.sample_features(sub, a.batch, q, dtype=dtype))), None
+
+            return jax.lax.scan(body, (k, jnp.zeros((), dtype)), None, length=a.steps)[0][1]
+
+        return jax.vmap(one)(keys, p)
+
+    sampler = jax.jit(lambda k, p: placement.apply(sample_block, (k, p)))
+    pk, pj = placement.pad((jax.random.split(key, a.instances), jnp.asarray(probs, dtype)))
+    t_rng = best_time(lambda: sampler(pk, pj), a.repeats)
 
     roof = matmul_roof(dtype=dtype)
     achieved = rate * flops_per_model_step(a.n, a.m, a.batch)
-    dev = jax.devices()[0]
-    print(f"device: {dev.platform} ({getattr(dev, 'device_kind', dev)}), {jax.device_count()} device(s), "
-          f"dtype {jnp.dtype(dtype).name}")
+    print(device_line(dtype))
     print(f"sweep: {a.instances} instances, n={a.n}, m={a.m}, batch {a.batch}, {a.steps} steps: {t_batched:.3f} s")
     print(f"loop of single models ({n_loop} trained one at a time): {loop_rate:,.0f} model-steps/s; "
           f"batched/loop = {rate / loop_rate:.1f}x")
-    print(f"random batch alone: {t_rng * 1e3:.3f} ms per step for all instances = "
-          f"{100 * t_rng * a.steps / t_batched:.0f}% of the training step")
+    print(f"placement: {placement.describe()}")
+    print(f"profile: drawing the random batches alone takes {t_rng:.3f} s = {100 * t_rng / t_batched:.0f}% of "
+          f"the training run; the model, its gradient and Adam take the rest")
     print(f"matmul FLOP/s: {achieved / 1e9:.2f} GFLOP/s achieved vs dense {jnp.dtype(dtype).name} matmul roof "
           f"{roof / 1e9:.1f} GFLOP/s = {100 * achieved / roof:.2f}% of roof")
     print(f"model_steps_per_s={rate:.1f}")

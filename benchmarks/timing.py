@@ -1,8 +1,10 @@
-"""Helpers shared by the benchmarks: best-of-k wall time (compilation excluded), a matmul roof, argument checks."""
+"""Helpers shared by the benchmarks: best-of-k wall time (compilation excluded), a matmul roof, FLOPs from XLA's
+cost analysis, argument checks and the device options."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 
@@ -34,3 +36,42 @@ def require_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, 
     for name in names:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be an integer >= 1; got {getattr(args, name)}")
+
+
+def add_device_options(parser: argparse.ArgumentParser) -> None:
+    """``--host-devices`` and ``--devices`` (see :mod:`toymodels.sharding`), shared by every benchmark."""
+    parser.add_argument("--host-devices", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="split a CPU host into N XLA devices so that each core runs its own block of models "
+                             "(default: the number of cores here, %(default)s; no effect on a GPU)")
+    parser.add_argument("--devices", default="auto", metavar="N|auto",
+                        help="devices the models are sharded over: 'auto' = all local devices (default), or N")
+
+
+def apply_device_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Check and apply the device options; must run before the first JAX computation."""
+    from toymodels.sharding import configure
+
+    if args.host_devices < 1:
+        parser.error(f"--host-devices must be an integer >= 1; got {args.host_devices}")
+    if args.devices != "auto":
+        try:
+            args.devices = int(args.devices)
+        except ValueError:
+            parser.error(f"--devices must be 'auto' or an integer >= 1; got {args.devices!r}")
+        if args.devices < 1:
+            parser.error(f"--devices must be 'auto' or an integer >= 1; got {args.devices}")
+    configure(devices=args.devices, host_devices=args.host_devices)
+
+
+def device_line(dtype) -> str:
+    """One line naming the device(s) the benchmark ran on."""
+    dev = jax.devices()[0]
+    return (f"device: {dev.platform} ({getattr(dev, 'device_kind', dev)}), {jax.device_count()} device(s), "
+            f"dtype {jnp.dtype(dtype).name}")
+
+
+def compiled_flops(fn: Callable, *args) -> float:
+    """FLOPs of one call of ``jax.jit(fn)(*args)`` from XLA's cost analysis of the compiled program."""
+    cost = jax.jit(fn).lower(*args).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return float(cost["flops"])
