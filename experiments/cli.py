@@ -15,6 +15,7 @@ examples:
   python -m experiments describe deep_linear_modes
   python -m experiments run all --quick                 # every experiment at CI size, writes results/report.md
   python -m experiments run deep_linear_modes --set lr=5e-4 --set depths="(2, 3)"
+  python -m experiments run all --host-devices 2 --max-batch 64   # 2 CPU devices, sweeps in chunks of 64
 
 exit status: 0 all checks passed, 1 some check failed, 2 bad arguments.
 """
@@ -52,7 +53,40 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override one setting (Python literal), repeatable; see 'describe NAME' for the keys")
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    scale = r.add_argument_group("scale-out (see README, 'Scaling out')")
+    scale.add_argument("--devices", default="auto", type=_devices, metavar="N|auto",
+                       help="devices each ensemble is sharded over: 'auto' = every local device (default), or N")
+    scale.add_argument("--host-devices", type=_pos_int, default=None, metavar="N",
+                       help="split a CPU host into N XLA devices (one per core gives each core its own block of "
+                            "models); default: one CPU device")
+    scale.add_argument("--max-batch", type=_pos_int, default=None, metavar="N",
+                       help="models per sweep chunk: bounds peak memory; chunks stream to OUT/NAME/sweeps/ and an "
+                            "interrupted run resumes at the next chunk (default: sized from --memory-budget)")
+    scale.add_argument("--memory-budget", type=float, default=None, metavar="GB",
+                       help="memory one sweep chunk may use when --max-batch is not given (default: half the "
+                            "memory available at start)")
+    scale.add_argument("--distributed", action="store_true",
+                       help="multi-host run: call jax.distributed.initialize() (detects SLURM and Open MPI from "
+                            "their environment variables; or give --coordinator/--num-processes/--process-id); "
+                            "each host computes its share of every sweep, host 0 merges and writes")
+    scale.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="address of process 0 (multi-host)")
+    scale.add_argument("--num-processes", type=_pos_int, default=None, metavar="P", help="processes in all")
+    scale.add_argument("--process-id", type=int, default=None, metavar="I", help="this process, 0 <= I < P")
     return p
+
+
+def _pos_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1; got {value}")
+    return value
+
+
+def _devices(text: str):
+    return "auto" if text == "auto" else _pos_int(text)
 
 
 def _nonneg_int(text: str) -> int:
@@ -101,7 +135,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _scale_out(args) -> None:
+    """Devices and multi-host set-up; runs before JAX creates its backend."""
+    from toymodels.sharding import configure
+
+    configure(devices=args.devices, host_devices=args.host_devices)
+    explicit = (args.coordinator, args.num_processes, args.process_id)
+    if args.distributed or any(v is not None for v in explicit):
+        import jax
+
+        jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=args.num_processes,
+                                   process_id=args.process_id)
+
+
 def _run(args) -> int:
+    _scale_out(args)  # first: before anything creates the JAX backend
     from experiments import load_all
 
     overrides = _overrides(args.overrides)
@@ -111,10 +159,17 @@ def _run(args) -> int:
     # validate every config before running anything, so a bad setting fails fast
     for name in names:
         get(name).config(args.quick, overrides)
-    ctx = RunContext(progress=False if args.no_progress else None)
+    budget = None if args.memory_budget is None else args.memory_budget * 2**30
+    if budget is not None and budget <= 0:
+        raise ConfigError(f"--memory-budget must be > 0 GB; got {args.memory_budget}")
+    ctx = RunContext(progress=False if args.no_progress else None, max_batch=args.max_batch, memory_budget=budget)
     t0 = time.perf_counter()
     summaries = [run_experiment(n, out_dir=args.out, quick=args.quick, seed=args.seed, force=args.force,
                                 overrides=overrides, ctx=ctx) for n in names]
+    import jax
+
+    if jax.process_index() != 0:  # multi-host: host 0 merges the shards and writes the report
+        return 0
     report = write_report(args.out)
     failed = [(s["experiment"], c["name"]) for s in summaries for c in s["checks"] if not c["passed"]]
     n_checks = sum(len(s["checks"]) for s in summaries)

@@ -114,10 +114,20 @@ class Result:
 
 @dataclass(frozen=True)
 class RunContext:
-    """Passed to experiments: progress display and a logger."""
+    """Passed to experiments: progress display, a logger, and how sweeps are chunked (:mod:`experiments.sweep`).
+
+    ``max_batch``: items per sweep chunk (``--max-batch``; ``None``: automatic or whole). ``memory_budget``:
+    bytes a chunk may use when sized automatically (``None``: half the available memory). ``work_dir``: where
+    chunks stream to (set by :func:`run_experiment` to ``OUT/NAME/sweeps/<config hash>``). ``wait_timeout``:
+    seconds a host waits for the other hosts' chunks.
+    """
 
     progress: bool | None = None
     verbose: bool = True
+    max_batch: int | None = None
+    memory_budget: float | None = None
+    work_dir: Path | None = None
+    wait_timeout: float = 24 * 3600.0
 
     def log(self, message: str) -> None:
         if self.verbose:
@@ -378,19 +388,23 @@ def run_experiment(name: str, *, out_dir: str | os.PathLike = "results", quick: 
         return {**previous, "skipped": True}
 
     ctx.log(f"[{name}] running ({'quick' if quick else 'full'} size, seed {seed})")
+    ctx = dataclasses.replace(ctx, work_dir=out / "sweeps" / digest)
     started = _dt.datetime.now(_dt.UTC)
     t0 = time.perf_counter()
     result = exp.run(cfg, seed, ctx)
     runtime = time.perf_counter() - t0
+    writer = jax.process_index() == 0  # multi-host: every host computes its share, host 0 writes
 
-    out.mkdir(parents=True, exist_ok=True)
+    if writer:
+        out.mkdir(parents=True, exist_ok=True)
     figures = []
     for fig_name, fig in result.figures.items():
         fname = f"{fig_name}.png"
-        _atomic_png(out / fname, fig)
+        if writer:
+            _atomic_png(out / fname, fig)
         plt.close(fig)
         figures.append(fname)
-    if result.arrays:
+    if result.arrays and writer:
         _atomic_npz(out / "arrays.npz", result.arrays)
     env = environment()
     summary = {
@@ -412,7 +426,8 @@ def run_experiment(name: str, *, out_dir: str | os.PathLike = "results", quick: 
         "arrays": "arrays.npz" if result.arrays else None,
         "schema": SCHEMA_VERSION,
     }
-    atomic_write_json(out / "summary.json", summary)  # last: its presence marks a finished run
+    if writer:
+        atomic_write_json(out / "summary.json", summary)  # last: its presence marks a finished run
     status = "all checks passed" if summary["passed"] else "SOME CHECKS FAILED"
     ctx.log(f"[{name}] {status} ({len(result.checks)} checks, {runtime:.1f} s)")
     return {**summary, "skipped": False}

@@ -28,6 +28,7 @@ import numpy as np
 
 from experiments.analysis import fit_power_law
 from experiments.contract import Check, Result, RunContext, pyplot, register, require, setting
+from experiments.sweep import sweep
 from theory import ntk_permutation as th
 from toymodels import ntk_permutation as tm
 
@@ -664,6 +665,23 @@ def _mid_rank(sample, value):
     return float((np.sum(sample < value) + 0.5 * np.sum(sample == value)) / sample.size)
 
 
+def _pool_outputs(ctx: RunContext, name: str, key, perm, members: int, width: int, net, x) -> np.ndarray:
+    """Outputs (members, inputs, k) of a trained pool on ``x``, as a chunked sweep over members
+    (:mod:`experiments.sweep`): only one chunk's parameters are in memory at a time, chunks stream to disk, and
+    member m is the same network whatever the chunking (``first_member``)."""
+
+    def chunk(start, stop):
+        res = tm.train_ensemble(key, perm, members=stop - start, width=width, net=net, n_records=1,
+                                first_member=start, progress=ctx.progress)
+        return {"outputs": tm.ensemble_outputs(res.params, x, net)}
+
+    # per member: the parameters, their gradients and the update (3 copies of 2kn + n + k floats), plus the
+    # hidden activations on the k training and the evaluated inputs
+    k = len(perm)
+    item = 4 * (3 * (2 * k * width + width + k) + (k + len(x)) * width * 2)
+    return sweep(ctx, name, chunk, members, item_bytes=item)["outputs"]
+
+
 @register("ntk_ensemble_complexity", "accuracy vs M and the smallest M for exact recovery (one input; all inputs) "
           "from trained ensembles vs the GP, the k log k and k² laws, and the public code's numbers, both "
           "parameterisations", ComplexityConfig, quick=ComplexityConfig, full=_complexity_full)
@@ -726,10 +744,7 @@ def run_ensemble_complexity(cfg: ComplexityConfig, seed: int, ctx: RunContext) -
             target = x[:, perm] > 0.5
             two_hot = jnp.asarray(x.sum(axis=1) == 2, jnp.float32)
             ctx.log(f"  {tag}, k={k}: training {pool} networks of width {width}")
-            res = tm.train_ensemble(kk, perm, members=pool, width=width, net=net, n_records=1,
-                                    progress=ctx.progress)
-            out = tm.ensemble_outputs(res.params, x, net)
-            del res
+            out = jnp.asarray(_pool_outputs(ctx, f"pool_{tag}_k{k}", kk, perm, pool, width, net, x))
             orders = jax.vmap(lambda r, kk=kk, pool=pool: jax.random.permutation(jax.random.fold_in(kk, r), pool))(
                 1000 + jnp.arange(cfg.block_shuffles))
             acc, every = (np.asarray(a) for a in _block_stats(out, jnp.asarray(target), two_hot, orders,

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.contract import Check, Result, RunContext, pyplot, register, require, setting
+from experiments.sweep import sweep
 from theory import streaming_parity as th
 from toymodels import streaming_parity as tm
 
@@ -59,14 +60,42 @@ def _generalises(key, params, rcfg, length, n_sequences):
     return np.asarray(perfect), np.asarray(per_step)
 
 
+def _train_sweep(ctx: RunContext, name: str, key, lengths, rcfg: tm.RNNConfig, seeds: int,
+                 **kw) -> tm.TrainResult:
+    """:func:`toymodels.streaming_parity.train` as a chunked sweep over seeds (:mod:`experiments.sweep`):
+    chunks of ``--max-batch`` seeds (or sized to the memory budget) stream to disk and resume; seed s is the
+    same network whatever the chunking (``first_seed``)."""
+
+    def chunk(start, stop):
+        res = tm.train(key, lengths, rcfg, seeds=stop - start, first_seed=start, progress=ctx.progress, **kw)
+        out = {"loss": res.loss, **{f"param_{f}": v for f, v in res.params._asdict().items()}}
+        if res.hidden is not None:
+            out["hidden"], out["outputs"] = res.hidden, res.outputs
+        return out
+
+    lmax = int(max(np.atleast_1d(lengths)))
+    n_len = np.size(lengths)
+    # per seed: every length's activations over the 2^Lmax streams × Lmax steps (forward and backward) plus
+    # the recorded prefix states
+    record = kw.get("record_prefix", 0)
+    recorded = 2 ** (record + 1) * (rcfg.hidden + 2) * (kw["steps"] // kw["record_every"]) if record else 0
+    item = 4 * n_len * (6 * 2**lmax * lmax * rcfg.hidden + recorded)
+    out = sweep(ctx, name, chunk, seeds, item_bytes=item)
+    params = tm.Params(**{f: out[f"param_{f}"] for f in tm.Params._fields})
+    n_rec = out["loss"].shape[-1]
+    steps = kw["record_every"] * np.arange(1, n_rec + 1)
+    return tm.TrainResult(params, steps, out["loss"], steps if record else np.zeros(0), out.get("hidden"),
+                          out.get("outputs"))
+
+
 def _train_one_length(cfg, seed: int, ctx: RunContext):
     """Train ``cfg.seeds`` RNNs at ``cfg.train_length`` recording every prefix state; returns (res, eval key)."""
     key_train, key_eval = jax.random.split(jax.random.key(seed))
     L = cfg.train_length
     ctx.log(f"  {cfg.seeds} seeds at L={L}, checkpoints every {cfg.record_every} steps")
-    res = tm.train(key_train, [L], _rnn_cfg(cfg), seeds=cfg.seeds, steps=cfg.steps, record_every=cfg.record_every,
-                   record_prefix=L, records_per_chunk=max(1, cfg.steps // cfg.record_every // 10),
-                   progress=ctx.progress)
+    res = _train_sweep(ctx, "train", key_train, [L], _rnn_cfg(cfg), cfg.seeds, steps=cfg.steps,
+                       record_every=cfg.record_every, record_prefix=L,
+                       records_per_chunk=max(1, cfg.steps // cfg.record_every // 10))
     return res, key_eval
 
 
@@ -119,8 +148,8 @@ def run_transition(cfg: TransitionConfig, seed: int, ctx: RunContext) -> Result:
     Ls = np.asarray(cfg.train_lengths, int)
     key_train, key_eval = jax.random.split(jax.random.key(seed))
     ctx.log(f"  {cfg.seeds} seeds x {Ls.size} lengths, {cfg.steps} full-batch steps, P={cfg.hidden}")
-    res = tm.train(key_train, Ls, rcfg, seeds=cfg.seeds, steps=cfg.steps, record_every=cfg.record_every,
-                   records_per_chunk=max(1, cfg.steps // cfg.record_every // 10), progress=ctx.progress)
+    res = _train_sweep(ctx, "train", key_train, Ls, rcfg, cfg.seeds, steps=cfg.steps, record_every=cfg.record_every,
+                       records_per_chunk=max(1, cfg.steps // cfg.record_every // 10))
     loss = np.asarray(res.loss)  # (S, G, R)
     perfect, per_step = _generalises(key_eval, res.params, rcfg, cfg.eval_length, cfg.eval_sequences)
     ok = perfect == 1.0  # (S, G): right at every step of every test sequence

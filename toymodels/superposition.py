@@ -56,6 +56,7 @@ __all__ = [
     "make_optimizer",
     "train_instances",
     "auto_group",
+    "instance_bytes",
     "evaluate_loss",
 ]
 
@@ -228,6 +229,14 @@ def _chunk_all(carry, importance, probs, weight_decays, widths, static, n_record
     _, chunk_one = _make_fns(dict(static))
     block = jax.vmap(lambda c, i, p, g, w: chunk_one(c, i, p, g, w, n_records))
     return placement.apply(block, (carry, importance, probs, weight_decays, widths))
+
+
+def instance_bytes(batch_size: int, n: int, m: int, dtype=jnp.float32) -> int:
+    """Estimated working memory of one instance while it trains: the batch x and the ≈ 7 arrays of its shape
+    that one step keeps (pre-activation, output, error, their cotangents, the random bits), plus W, b, their
+    gradients and Adam's two moments. Used to size sweep chunks (:mod:`experiments.sweep`)."""
+    item = jnp.dtype(dtype).itemsize
+    return int(8 * batch_size * n * item + 4 * (m * n + n) * item)
 
 
 def auto_group(batch_size: int, n: int, dtype=jnp.float32, platform: str | None = None) -> int | None:

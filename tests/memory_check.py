@@ -1,0 +1,46 @@
+"""Run by ``test_sweep.py`` in a fresh process: a superposition sweep chunked at ``--max-batch`` (or whole),
+reporting the process's resident memory before it and its peak during it (bytes, JSON)."""
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+
+
+def rss_now() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--max-batch", type=int, default=None)
+    ap.add_argument("--instances", type=int, default=32)
+    ap.add_argument("--n", type=int, default=512)
+    ap.add_argument("--batch", type=int, default=4096)
+    a = ap.parse_args()
+    import jax
+    import numpy as np
+
+    from experiments.contract import RunContext
+    from experiments.superposition import _train_sweep
+    from toymodels import superposition as tm
+
+    jax.numpy.zeros(1).block_until_ready()  # backend up: part of the baseline
+    before = rss_now()
+    with tempfile.TemporaryDirectory() as work:
+        ctx = RunContext(progress=False, verbose=False, max_batch=a.max_batch or a.instances, work_dir=work)
+        res = _train_sweep(ctx, "mem", jax.random.key(0), importance=np.ones(a.n),
+                           probabilities=np.full((a.instances, a.n), 0.1), m=4, batch_size=a.batch, steps=2,
+                           n_records=1, group=None)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    json.dump({"before": before, "peak": peak, "item_bytes": tm.instance_bytes(a.batch, a.n, 4),
+               "instances": a.instances, "finite": bool(np.isfinite(res.loss).all())}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
