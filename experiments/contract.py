@@ -389,6 +389,7 @@ def run_experiment(name: str, *, out_dir: str | os.PathLike = "results", quick: 
 
     ctx.log(f"[{name}] running ({'quick' if quick else 'full'} size, seed {seed})")
     ctx = dataclasses.replace(ctx, work_dir=out / "sweeps" / digest)
+    _prune_sweeps(out / "sweeps", keep=None if force else digest)
     started = _dt.datetime.now(_dt.UTC)
     t0 = time.perf_counter()
     result = exp.run(cfg, seed, ctx)
@@ -431,6 +432,21 @@ def run_experiment(name: str, *, out_dir: str | os.PathLike = "results", quick: 
     status = "all checks passed" if summary["passed"] else "SOME CHECKS FAILED"
     ctx.log(f"[{name}] {status} ({len(result.checks)} checks, {runtime:.1f} s)")
     return {**summary, "skipped": False}
+
+
+def _prune_sweeps(folder: Path, keep: str | None) -> None:
+    """Delete sweep chunks of other configs (and of this one when ``keep`` is None, i.e. ``--force``).
+
+    Single-process runs only: on a multi-host run another host may be writing or reading them."""
+    import jax
+
+    if jax.process_count() > 1 or not folder.is_dir():
+        return
+    import shutil
+
+    for sub in folder.iterdir():
+        if sub.is_dir() and sub.name != keep:
+            shutil.rmtree(sub, ignore_errors=True)
 
 
 def _jsonable(obj):

@@ -188,3 +188,39 @@ def test_subprocess_errors_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: depths must be integers >= 1")
+
+
+SWEEP_CHUNKS = []
+
+
+def _run_sweep(cfg, seed, ctx):
+    from experiments.sweep import sweep
+
+    def fn(start, stop):
+        if os.environ.get("DUMMY_INTERRUPT") == str(start):
+            raise KeyboardInterrupt
+        SWEEP_CHUNKS.append(start)
+        return {"x": np.arange(start, stop, dtype=float)}
+
+    x = sweep(ctx, "s", fn, 6)["x"]
+    return Result([Check.at_most("err", float(np.abs(x - np.arange(6)).max()), 0.0, "merged in order")])
+
+
+def test_interrupted_experiment_sweep_resumes_and_force_recomputes(tmp_path, dummy_registry, monkeypatch):
+    """run_experiment streams sweep chunks to OUT/NAME/sweeps/<hash>/: an interrupted run keeps its finished
+    chunks, the rerun computes only the rest, and --force starts the sweep afresh."""
+    monkeypatch.setitem(contract.REGISTRY, "d_sweep",
+                        contract.Experiment("d_sweep", "dummy sweep", _Cfg, _Cfg, lambda: _Cfg(n=5), _run_sweep))
+    ctx = contract.RunContext(progress=False, verbose=False, max_batch=2)
+    SWEEP_CHUNKS.clear()
+    monkeypatch.setenv("DUMMY_INTERRUPT", "4")
+    with pytest.raises(KeyboardInterrupt):
+        contract.run_experiment("d_sweep", out_dir=tmp_path, quick=True, ctx=ctx)
+    assert SWEEP_CHUNKS == [0, 2]
+    monkeypatch.delenv("DUMMY_INTERRUPT")
+    SWEEP_CHUNKS.clear()
+    summary = contract.run_experiment("d_sweep", out_dir=tmp_path, quick=True, ctx=ctx)
+    assert summary["passed"] and SWEEP_CHUNKS == [4]
+    SWEEP_CHUNKS.clear()
+    contract.run_experiment("d_sweep", out_dir=tmp_path, quick=True, ctx=ctx, force=True)
+    assert SWEEP_CHUNKS == [0, 2, 4]
