@@ -3,17 +3,19 @@ reporting the process's resident memory before it and its peak during it (bytes,
 
 import argparse
 import json
-import resource
 import sys
 import tempfile
 
 
-def rss_now() -> int:
+def status(field: str) -> int:
+    """A memory field of /proc/self/status in bytes: VmRSS (now) or VmHWM (this process's peak). Not
+    getrusage's ru_maxrss: Linux carries that over from the parent across fork + exec, so a child of a big
+    pytest process would report the parent's peak."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def main() -> None:
@@ -31,13 +33,13 @@ def main() -> None:
     from toymodels import superposition as tm
 
     jax.numpy.zeros(1).block_until_ready()  # backend up: part of the baseline
-    before = rss_now()
+    before = status("VmRSS")
     with tempfile.TemporaryDirectory() as work:
         ctx = RunContext(progress=False, verbose=False, max_batch=a.max_batch or a.instances, work_dir=work)
         res = _train_sweep(ctx, "mem", jax.random.key(0), importance=np.ones(a.n),
                            probabilities=np.full((a.instances, a.n), 0.1), m=4, batch_size=a.batch, steps=2,
                            n_records=1, group=None)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = status("VmHWM")
     json.dump({"before": before, "peak": peak, "item_bytes": tm.instance_bytes(a.batch, a.n, 4),
                "instances": a.instances, "finite": bool(np.isfinite(res.loss).all())}, sys.stdout)
 
