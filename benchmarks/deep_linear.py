@@ -27,6 +27,7 @@ from benchmarks.timing import (
     compiled_flops,
     device_line,
     matmul_roof,
+    maybe_profile,
     require_positive,
 )
 
@@ -76,6 +77,7 @@ def main(argv=None) -> int:
     flops = a.models * compiled_flops(gd_step, one)
     roof = matmul_roof(size=a.width, dtype=dtype)
     achieved = flops * a.steps / t_batched
+    maybe_profile(a, lambda: tm.train_batch(params, task, lr, a.steps, record_every=a.steps)[1].loss)
     print(device_line(dtype))
     print(f"{a.models} nets, {a.depth} layers of {a.width}x{a.width}, {a.steps} GD steps: {t_batched:.3f} s; "
           f"{flops / a.models / 1e9:.2f} GFLOP per net-step (XLA cost analysis)")

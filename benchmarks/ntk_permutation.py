@@ -25,6 +25,7 @@ from benchmarks.timing import (
     best_time,
     device_line,
     matmul_roof,
+    maybe_profile,
     require_positive,
 )
 from toymodels import ntk_permutation as tm
@@ -74,6 +75,7 @@ def main(argv=None) -> int:
     roof = matmul_roof(dtype=dtype)
     achieved = rate * flops_per_member_step(a.k, a.width)
     bytes_per_s = rate * 2 * a.k * a.width * jnp.dtype(dtype).itemsize * 3  # read W, read grad, write W
+    maybe_profile(a, lambda: run(key, a.members))
     print(device_line(dtype))
     print(f"ensemble: M={a.members}, n={a.width}, k={a.k}, {a.steps} steps: {t_batched:.3f} s")
     print(f"loop of single members ({n_loop} trained one at a time): {loop_rate:,.0f} member-steps/s; "

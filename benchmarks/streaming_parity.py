@@ -25,6 +25,7 @@ from benchmarks.timing import (
     best_time,
     device_line,
     matmul_roof,
+    maybe_profile,
     require_positive,
 )
 from toymodels import streaming_parity as tm
@@ -72,6 +73,7 @@ def main(argv=None) -> int:
     loop_rate = n_loop * per_model / t_loop
     roof = matmul_roof(dtype=jnp.float32)
     achieved = n_models * a.steps * flops_per_model_step(lmax, a.hidden) / t_batched
+    maybe_profile(a, lambda: run(key, a.lengths, a.seeds))
     print(device_line(jnp.float32))
     print(f"sweep: {a.seeds} seeds x lengths {a.lengths} = {n_models} RNNs, P={a.hidden}, {2**lmax} streams x "
           f"{lmax} steps, {a.steps} full-batch steps: {t_batched:.3f} s")

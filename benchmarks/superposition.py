@@ -28,6 +28,7 @@ from benchmarks.timing import (
     best_time,
     device_line,
     matmul_roof,
+    maybe_profile,
     require_positive,
 )
 from toymodels import superposition as tm
@@ -109,6 +110,7 @@ def main(argv=None) -> int:
 
     roof = matmul_roof(dtype=dtype)
     achieved = rate * flops_per_model_step(a.n, a.m, a.batch)
+    maybe_profile(a, lambda: run(key, probs))
     print(device_line(dtype))
     print(f"sweep: {a.instances} instances, n={a.n}, m={a.m}, batch {a.batch}, {a.steps} steps: {t_batched:.3f} s")
     print(f"loop of single models ({n_loop} trained one at a time): {loop_rate:,.0f} model-steps/s; "

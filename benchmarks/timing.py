@@ -45,6 +45,9 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
                              "(default: the number of cores here, %(default)s; no effect on a GPU)")
     parser.add_argument("--devices", default="auto", metavar="N|auto",
                         help="devices the models are sharded over: 'auto' = all local devices (default), or N")
+    parser.add_argument("--profile", default=None, metavar="DIR",
+                        help="also record one run of the batched trainer with jax.profiler into DIR (open it with "
+                             "TensorBoard's profile plugin or Perfetto)")
 
 
 def apply_device_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -75,3 +78,11 @@ def compiled_flops(fn: Callable, *args) -> float:
     cost = jax.jit(fn).lower(*args).compile().cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return float(cost["flops"])
+
+
+def maybe_profile(args: argparse.Namespace, fn: Callable[[], object]) -> None:
+    """With ``--profile DIR``: one more (already compiled) run of ``fn`` under ``jax.profiler.trace(DIR)``."""
+    if args.profile:
+        with jax.profiler.trace(args.profile):
+            jax.block_until_ready(fn())
+        print(f"profile of one run written to {args.profile}")

@@ -5,6 +5,8 @@
 * :func:`run_chunked` drives a jitted chunk function over the whole run, so that long runs show a
   progress bar without a Python loop per step (one Python iteration per chunk of many records).
 * :func:`haar_orthogonal` and :func:`split_keys` are small helpers used by several families.
+
+Where an ensemble axis runs (sharded over devices, in vectorised groups) is decided in :mod:`toymodels.sharding`.
 """
 
 from __future__ import annotations
