@@ -137,15 +137,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _scale_out(args) -> None:
     """Devices and multi-host set-up; runs before JAX creates its backend."""
-    from toymodels.sharding import configure
+    from toymodels.sharding import configure, local_devices
 
-    configure(devices=args.devices, host_devices=args.host_devices)
+    configure(host_devices=args.host_devices)
     explicit = (args.coordinator, args.num_processes, args.process_id)
     if args.distributed or any(v is not None for v in explicit):
         import jax
 
         jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=args.num_processes,
                                    process_id=args.process_id)
+    local_devices(args.devices)  # a --devices above the local device count fails here, before any experiment
+    configure(devices=args.devices)
 
 
 def _run(args) -> int:

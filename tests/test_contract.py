@@ -143,6 +143,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
     (["run", "a_ok", "--set", "n=2.5"], ["n must be an integer"]),
     (["run", "a_ok", "--set", "n"], ["--set expects KEY=VALUE"]),
     (["describe", "nope"], ["unknown experiment"]),
+    (["run", "a_ok", "--devices", "99"], ["devices must be between 1 and the"]),
 ])
 def test_bad_arguments_one_line(argv, words, dummy_registry, capsys, tmp_path):
     assert cli.main(argv + (["--out", str(tmp_path)] if argv[0] == "run" else [])) == 2
@@ -224,3 +225,18 @@ def test_interrupted_experiment_sweep_resumes_and_force_recomputes(tmp_path, dum
     SWEEP_CHUNKS.clear()
     contract.run_experiment("d_sweep", out_dir=tmp_path, quick=True, ctx=ctx, force=True)
     assert SWEEP_CHUNKS == [0, 2, 4]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["run", "a_ok", "--max-batch", "0"], ["argument --max-batch", "expected an integer >= 1; got 0"]),
+    (["run", "a_ok", "--devices", "many"], ["argument --devices", "expected an integer >= 1; got 'many'"]),
+    (["run", "a_ok", "--host-devices", "-2"], ["argument --host-devices", "expected an integer >= 1"]),
+])
+def test_bad_scale_out_options_one_line(argv, words, dummy_registry, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv + ["--out", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error:")
+    for w in words:
+        assert w in err

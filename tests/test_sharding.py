@@ -48,6 +48,11 @@ def test_bad_size_and_group_named():
         Placement.plan(0)
     with pytest.raises(ParameterError, match="group"):
         Placement.plan(4, group=0)
+    with pytest.raises(ParameterError, match="group"):
+        sp.train_instances(jax.random.key(0), importance=np.ones(2), probabilities=np.ones(2), m=1, steps=1,
+                           n_records=1, group="fast")
+    with pytest.raises(ParameterError, match="ensemble size"):
+        Placement.plan(2.5)
     with pytest.raises(ParameterError, match="devices must be between 1 and"):
         Placement.plan(4, devices=len(jax.local_devices()) + 1)
 

@@ -60,10 +60,14 @@ def configure(devices: int | str | None = None, host_devices: int | None = None)
         _SETTINGS["devices"] = devices
 
 
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
 def _check_devices_arg(devices) -> None:
-    if devices == "auto":
+    if isinstance(devices, str) and devices == "auto":
         return
-    if isinstance(devices, (bool, float)) or not isinstance(devices, (int, np.integer)) or devices < 1:
+    if not _is_int(devices) or devices < 1:
         raise ParameterError(f"devices must be 'auto' or an integer >= 1; got {devices!r}")
 
 
@@ -98,13 +102,13 @@ class Placement:
     @classmethod
     def plan(cls, size: int, devices: int | str | None = None, group: int | None = None) -> Placement:
         """Placement of ``size`` models on ``devices`` (see :func:`local_devices`), ``group`` per vectorised batch."""
-        if isinstance(size, bool) or int(size) != size or size < 1:
+        if not _is_int(size) or size < 1:
             raise ParameterError(f"ensemble size must be an integer >= 1; got {size!r}")
         devs = local_devices(devices)
         devs = devs[: max(1, min(len(devs), int(size)))]  # never more devices than models
         if group is not None:
-            if isinstance(group, bool) or int(group) != group or group < 1:
-                raise ParameterError(f"group must be None or an integer >= 1; got {group!r}")
+            if not _is_int(group) or group < 1:
+                raise ParameterError(f"group must be None, 'auto' (where offered) or an integer >= 1; got {group!r}")
             group = int(group)
             if group >= math.ceil(size / len(devs)):
                 group = None
