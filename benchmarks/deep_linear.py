@@ -13,48 +13,37 @@ full-batch GD in one jitted ``lax.scan`` vmapped (and sharded) over the models, 
 
 from __future__ import annotations
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from benchmarks.timing import (
-    add_device_options,
-    apply_device_options,
+    benchmark_dtype,
+    benchmark_parser,
     best_time,
     compiled_flops,
     device_line,
     matmul_roof,
     maybe_profile,
-    require_positive,
+    parse_benchmark_args,
 )
 
 
 def parse(argv):
-    p = argparse.ArgumentParser(prog="python -m benchmarks deep_linear", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = benchmark_parser("deep_linear", __doc__)
     p.add_argument("--models", type=int, default=4, help="networks trained at once (default 4)")
     p.add_argument("--depth", type=int, default=3, help="weight layers per network (default 3)")
     p.add_argument("--width", type=int, default=1024, help="width of every layer, input and output (default 1024)")
     p.add_argument("--steps", type=int, default=20, help="GD steps per timed run (default 20)")
-    p.add_argument("--repeats", type=int, default=3, help="timed repetitions; the best is reported (default 3)")
-    p.add_argument("--float64", action="store_true", help="train in float64 instead of float32")
-    add_device_options(p)
-    args = p.parse_args(argv)
-    require_positive(p, args, ("models", "depth", "width", "steps", "repeats"))
-    apply_device_options(p, args)
-    return args
+    return parse_benchmark_args(p, argv, ("models", "depth", "width", "steps"))
 
 
 def main(argv=None) -> int:
     a = parse(argv)
     from toymodels import deep_linear as tm
 
-    dtype = jnp.float64 if a.float64 else jnp.float32
-    if a.float64:
-        jax.config.update("jax_enable_x64", True)
+    dtype = benchmark_dtype(a)
     key = jax.random.key(0)
     svals = np.linspace(3.0, 0.5, 16)
     task = tm.synthetic_task(key, svals, a.width, a.width, dtype=dtype)

@@ -13,40 +13,31 @@ with the member axis vectorised) and reports
 
 from __future__ import annotations
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.timing import (
-    add_device_options,
-    apply_device_options,
+    benchmark_dtype,
+    benchmark_parser,
     best_time,
     device_line,
     matmul_roof,
     maybe_profile,
-    require_positive,
+    parse_benchmark_args,
 )
 from toymodels import ntk_permutation as tm
 
 
 def parse(argv):
-    p = argparse.ArgumentParser(prog="python -m benchmarks ntk_permutation", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = benchmark_parser("ntk_permutation", __doc__)
     p.add_argument("--members", type=int, default=256, help="ensemble size M trained at once (default 256)")
     p.add_argument("--width", type=int, default=4096, help="hidden width n (default 4096)")
     p.add_argument("--k", type=int, default=8, help="input/output dimension k (default 8)")
     p.add_argument("--steps", type=int, default=30, help="GD steps per timed run (default 30)")
     p.add_argument("--loop-members", type=int, default=8,
                    help="members trained one at a time for the loop comparison (default 8)")
-    p.add_argument("--repeats", type=int, default=3, help="timed repetitions; the best is reported (default 3)")
-    p.add_argument("--float64", action="store_true", help="train in float64 instead of float32")
-    add_device_options(p)
-    args = p.parse_args(argv)
-    require_positive(p, args, ("members", "width", "k", "steps", "loop_members", "repeats"))
-    apply_device_options(p, args)
-    return args
+    return parse_benchmark_args(p, argv, ("members", "width", "k", "steps", "loop_members"))
 
 
 def flops_per_member_step(k: int, width: int) -> float:
@@ -56,9 +47,7 @@ def flops_per_member_step(k: int, width: int) -> float:
 
 def main(argv=None) -> int:
     a = parse(argv)
-    dtype = jnp.float64 if a.float64 else jnp.float32
-    if a.float64:
-        jax.config.update("jax_enable_x64", True)
+    dtype = benchmark_dtype(a)
     perm = np.roll(np.arange(a.k), 1)
 
     def run(key, members):

@@ -14,40 +14,34 @@ over steps, vmapped over seeds and lengths) and reports
 
 from __future__ import annotations
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 
 from benchmarks.timing import (
-    add_device_options,
-    apply_device_options,
+    benchmark_parser,
     best_time,
     device_line,
     matmul_roof,
     maybe_profile,
-    require_positive,
+    parse_benchmark_args,
 )
 from toymodels import streaming_parity as tm
 
 
 def parse(argv):
-    p = argparse.ArgumentParser(prog="python -m benchmarks streaming_parity", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = benchmark_parser("streaming_parity", __doc__, float64=False)
     p.add_argument("--seeds", type=int, default=8, help="initialisations per length (default 8)")
     p.add_argument("--lengths", type=int, nargs="+", default=[2, 3, 4, 5, 6],
                    help="training lengths L swept at once (default 2 3 4 5 6)")
     p.add_argument("--hidden", type=int, default=32, help="hidden units P (default 32)")
     p.add_argument("--steps", type=int, default=200, help="full-batch steps per timed run (default 200)")
     p.add_argument("--loop-models", type=int, default=4, help="models trained one at a time for the loop comparison")
-    p.add_argument("--repeats", type=int, default=3, help="timed repetitions; the best is reported (default 3)")
-    add_device_options(p)
-    args = p.parse_args(argv)
-    require_positive(p, args, ("seeds", "hidden", "steps", "loop_models", "repeats"))
+    return parse_benchmark_args(p, argv, ("seeds", "hidden", "steps", "loop_models"), check=_check_lengths)
+
+
+def _check_lengths(p, args):
     if min(args.lengths) < 1 or max(args.lengths) > 14:
         p.error(f"--lengths must lie in [1, 14]; got {args.lengths}")
-    apply_device_options(p, args)
-    return args
 
 
 def flops_per_model_step(lmax: int, hidden: int) -> float:

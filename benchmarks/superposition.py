@@ -16,28 +16,25 @@ independent toy models at once (importance 0.9^i, feature densities log-spaced o
 
 from __future__ import annotations
 
-import argparse
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.timing import (
-    add_device_options,
-    apply_device_options,
+    benchmark_dtype,
+    benchmark_parser,
     best_time,
     device_line,
     matmul_roof,
     maybe_profile,
-    require_positive,
+    parse_benchmark_args,
 )
 from toymodels import superposition as tm
 from toymodels.sharding import Placement
 
 
 def parse(argv):
-    p = argparse.ArgumentParser(prog="python -m benchmarks superposition", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = benchmark_parser("superposition", __doc__)
     p.add_argument("--instances", type=int, default=64, help="models trained at once (default 64)")
     p.add_argument("--n", type=int, default=20, help="features per model (default 20)")
     p.add_argument("--m", type=int, default=5, help="hidden dimensions (default 5)")
@@ -45,22 +42,21 @@ def parse(argv):
     p.add_argument("--steps", type=int, default=300, help="training steps per timed run (default 300)")
     p.add_argument("--loop-instances", type=int, default=8,
                    help="models trained one at a time for the loop comparison (default 8; scaled to --instances)")
-    p.add_argument("--repeats", type=int, default=3, help="timed repetitions; the best is reported (default 3)")
-    p.add_argument("--float64", action="store_true", help="train in float64 instead of float32")
     p.add_argument("--group", default="auto", metavar="N|auto|all",
                    help="instances vectorised at once on a device: 'auto' (sized to the CPU cache, default), "
                         "'all', or N")
-    add_device_options(p)
-    args = p.parse_args(argv)
-    require_positive(p, args, ("instances", "n", "m", "batch", "steps", "loop_instances", "repeats"))
-    if args.group not in ("auto", "all"):
+    return parse_benchmark_args(p, argv, ("instances", "n", "m", "batch", "steps", "loop_instances"),
+                                check=_check_group)
+
+
+def _check_group(p, args):
+    """``--group``: 'auto' stays, 'all' → None (everything vectorised), else an integer >= 1."""
+    if args.group == "all":
+        args.group = None
+    elif args.group != "auto":
         if not args.group.isdigit() or int(args.group) < 1:
             p.error(f"--group must be 'auto', 'all' or an integer >= 1; got {args.group!r}")
         args.group = int(args.group)
-    elif args.group == "all":
-        args.group = None
-    apply_device_options(p, args)
-    return args
 
 
 def flops_per_model_step(n: int, m: int, batch: int) -> float:
@@ -70,9 +66,7 @@ def flops_per_model_step(n: int, m: int, batch: int) -> float:
 
 def main(argv=None) -> int:
     a = parse(argv)
-    dtype = jnp.float64 if a.float64 else jnp.float32
-    if a.float64:
-        jax.config.update("jax_enable_x64", True)
+    dtype = benchmark_dtype(a)
     imp = 0.9 ** np.arange(a.n)
     dens = 20.0 ** -np.linspace(0, 1, a.instances)
     probs = np.repeat(dens[:, None], a.n, axis=1)

@@ -38,6 +38,37 @@ def require_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, 
             parser.error(f"--{name.replace('_', '-')} must be an integer >= 1; got {getattr(args, name)}")
 
 
+def benchmark_parser(name: str, doc: str | None, *, float64: bool = True) -> argparse.ArgumentParser:
+    """The parser every benchmark starts from: ``--repeats``, ``--float64`` (unless ``float64=False``) and the
+    device options; the benchmark adds its own sizes and calls :func:`parse_benchmark_args`."""
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks {name}", description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=3, help="timed repetitions; the best is reported (default 3)")
+    if float64:
+        p.add_argument("--float64", action="store_true", help="train in float64 instead of float32")
+    add_device_options(p)
+    return p
+
+
+def parse_benchmark_args(parser: argparse.ArgumentParser, argv, positive, check=None) -> argparse.Namespace:
+    """Parse, require ``positive`` options (and ``--repeats``) to be >= 1, run ``check(parser, args)`` if given,
+    then apply the device options (before any JAX computation)."""
+    args = parser.parse_args(argv)
+    require_positive(parser, args, (*positive, "repeats"))
+    if check is not None:
+        check(parser, args)
+    apply_device_options(parser, args)
+    return args
+
+
+def benchmark_dtype(args: argparse.Namespace):
+    """float32, or float64 (with x64 enabled) under ``--float64``."""
+    if getattr(args, "float64", False):
+        jax.config.update("jax_enable_x64", True)
+        return jnp.float64
+    return jnp.float32
+
+
 def add_device_options(parser: argparse.ArgumentParser) -> None:
     """``--host-devices`` and ``--devices`` (see :mod:`toymodels.sharding`), shared by every benchmark."""
     parser.add_argument("--host-devices", type=int, default=os.cpu_count() or 1, metavar="N",

@@ -75,28 +75,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _pos_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1; got {value}")
-    return value
+def _int_at_least(minimum: int, what: str = "expected an integer"):
+    """argparse type: an integer >= ``minimum``, else the one-line message '<what> >= minimum; got …'."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} >= {minimum}; got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{what} >= {minimum}; got {value}")
+        return value
+
+    return parse
+
+
+_pos_int = _int_at_least(1)
+_nonneg_int = _int_at_least(0, "seed must be an integer")
 
 
 def _devices(text: str):
     return "auto" if text == "auto" else _pos_int(text)
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seed must be an integer >= 0; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seed must be an integer >= 0; got {value}")
-    return value
 
 
 def _overrides(items: list[str]) -> dict[str, str]:

@@ -2,9 +2,10 @@
 device and once sharded over four, at sizes that need padding; prints the largest differences as JSON.
 
 Float64 throughout. Each model runs the same operations in both layouts; only the order of XLA's
-reductions may change with the block shape, so per-step differences are O(ε) = 1e-16 and T steps of
-gradient descent with Lipschitz step map amplify them by at most (1 + η·λ)^T; for the sizes here that is
-< 10³, so agreement to 1e-9 (relative) is the test's bound, with a margin of > 10³ over that estimate.
+reductions may change with the block shape, so each step can differ by O(ε) = 1.1e-16 relative, and T ≤ 60
+stable optimiser steps can grow that by at most the product of the step maps' Lipschitz constants. The test's
+bound of 1e-9 is a margin (about 10⁷ ε, leaving room for growth by that factor), not a derived number; what is
+measured is ≤ 3e-16, i.e. no growth at all, and that value is reported in the issue note.
 """
 
 import json

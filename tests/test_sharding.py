@@ -69,7 +69,8 @@ def test_configure_sets_default():
 
 
 def test_grouped_superposition_equals_vectorised():
-    """Groups run the same per-instance program one after another: equal to rounding (float64)."""
+    """Groups run the same per-instance program one after another: equal to rounding (float64). 1e-12 relative
+    is a margin of ~10⁴ ε for reduction-order differences over 30 Adam steps, not a derived bound."""
     kw = dict(importance=np.ones(5), probabilities=np.geomspace(1, 0.1, 6)[:, None] * np.ones(5), m=2, steps=30,
               batch_size=32, n_records=3, dtype=jnp.float64)
     a = sp.train_instances(jax.random.key(0), group=None, **kw)
@@ -81,8 +82,8 @@ def test_grouped_superposition_equals_vectorised():
 def test_sharded_equals_single_device_on_four_cpu_devices():
     """Every family's trainer, sharded over 4 forced CPU devices (with padding) vs one device.
 
-    The bound 1e-9 (relative, float64) is derived in ``tests/multidevice_check.py``: identical per-model
-    programs, reduction order the only difference, amplified < 10³ over these few GD steps."""
+    The bound 1e-9 (relative, float64) is a stated margin over reduction-order rounding (see
+    ``tests/multidevice_check.py``); the measured differences are ≤ 3e-16."""
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
     proc = subprocess.run([sys.executable, str(ROOT / "tests" / "multidevice_check.py")], capture_output=True,
                           text=True, env=env, cwd=ROOT, timeout=600)
