@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
-from experiments.contract import ConfigError, RunContext, describe_config, get, run_experiment, write_report
+from experiments.contract import (
+    ConfigError,
+    RunContext,
+    describe_config,
+    ensure_writable,
+    get,
+    run_experiment,
+    write_report,
+)
 from theory.common import ParameterError
 
 EPILOG = """\
@@ -21,23 +30,23 @@ exit status: 0 all checks passed, 1 some check failed, 2 bad arguments.
 """
 
 
+PROG = "python -m experiments"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports errors in one line instead of usage + traceback."""
 
     def error(self, message):  # noqa: D401
-        print(f"error: {message} (see: python -m experiments {self._sub_name()}--help)", file=sys.stderr)
+        print(f"error: {message} (see: {self.prog} --help)", file=sys.stderr)
         raise SystemExit(2)
-
-    def _sub_name(self):
-        prog = self.prog.split()
-        return (prog[-1] + " ") if len(prog) > 2 else ""
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m experiments",
+    p = _Parser(prog=PROG,
                 description="Run toy-model simulations side by side with their closed-form theory.",
                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    p.set_defaults(_subparsers=sub.choices)
     sub.add_parser("list", help="list every registered experiment with a one-line description")
     d = sub.add_parser("describe", help="show an experiment's settings (quick and full values)")
     d.add_argument("name", help="experiment name (see list)")
@@ -109,7 +118,21 @@ def _overrides(items: list[str]) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader closed the pipe (e.g. `describe NAME | head -1`): stop quietly, as Unix tools do. Point
+        # stdout at /dev/null so that the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the status a shell reports for a tool ended by a closed pipe
+
+
+def _main(argv: list[str] | None) -> int:
+    args, extra = _parser().parse_known_args(argv)
+    if extra:  # reported by the subcommand's parser, so that the hint names its --help
+        parser = args._subparsers.get(args.command) if args.command else None
+        (parser or _parser()).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command in (None,):
             _parser().print_help()
@@ -163,12 +186,14 @@ def _run(args) -> int:
     budget = None if args.memory_budget is None else args.memory_budget * 2**30
     if budget is not None and budget <= 0:
         raise ConfigError(f"--memory-budget must be > 0 GB; got {args.memory_budget}")
+    import jax
+
+    if jax.process_index() == 0:
+        ensure_writable(args.out)  # before any compute: an unwritable --out fails here, in one line
     ctx = RunContext(progress=False if args.no_progress else None, max_batch=args.max_batch, memory_budget=budget)
     t0 = time.perf_counter()
     summaries = [run_experiment(n, out_dir=args.out, quick=args.quick, seed=args.seed, force=args.force,
                                 overrides=overrides, ctx=ctx) for n in names]
-    import jax
-
     if jax.process_index() != 0:  # multi-host: host 0 merges the shards and writes the report
         return 0
     report = write_report(args.out)
@@ -178,4 +203,7 @@ def _run(args) -> int:
           f"{time.perf_counter() - t0:.1f} s; report: {report}")
     for exp, check in failed:
         print(f"FAILED {exp}: {check}")
+    for s in summaries:
+        if s.get("warning"):
+            print(f"WARNING {s['experiment']}: {s['warning']}")
     return 1 if failed else 0

@@ -53,10 +53,11 @@ __all__ = [
     "atomic_write_json",
     "config_hash",
     "describe_config",
+    "ensure_writable",
+    "stack_versions",
 ]
 
 SCHEMA_VERSION = 1
-PACKAGES = ("jax", "jaxlib", "numpy", "scipy", "flax", "optax", "chex", "neural-tangents", "matplotlib")
 
 
 class ConfigError(ValueError):
@@ -242,10 +243,28 @@ def code_fingerprint() -> str:
     return _CODE_HASH
 
 
+#: packages whose versions are part of a run's identity (an upgrade of any of them reruns the experiment)
+NUMERICAL_PACKAGES = ("jax", "jaxlib", "numpy", "scipy", "flax", "optax", "chex", "neural-tangents")
+
+
+def stack_versions() -> dict[str, str | None]:
+    """Installed versions of :data:`NUMERICAL_PACKAGES` and of Python (``None``: not installed)."""
+    versions = {}
+    for pkg in NUMERICAL_PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    versions["python"] = platform.python_version()
+    return versions
+
+
 def config_hash(name: str, cfg, seed: int) -> str:
-    """Identity of a run: experiment, full config, seed and code fingerprint (what ``--force`` overrides)."""
+    """Identity of a run (what ``--force`` overrides): experiment, full config, seed, code fingerprint and the
+    versions of the numerical stack (:func:`stack_versions`), so a result computed with other releases of jax,
+    numpy, … is recomputed rather than reused."""
     blob = json.dumps({"experiment": name, "config": config_dict(cfg), "seed": seed, "schema": SCHEMA_VERSION,
-                       "code": code_fingerprint()}, sort_keys=True)
+                       "code": code_fingerprint(), "versions": stack_versions()}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -276,6 +295,21 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def ensure_writable(out_dir: str | os.PathLike) -> Path:
+    """Create ``out_dir`` if needed and prove it writable (a probe file); :class:`ConfigError` in one line if not."""
+    path = Path(out_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        message = f"output folder {str(path)!r} cannot be written ({reason}); choose another with --out"
+        raise ConfigError(message) from None
+    return path
 
 
 def require(condition: bool, message: str) -> None:
@@ -326,13 +360,11 @@ def _atomic_png(path, fig) -> None:
 def environment() -> dict:
     import jax
 
-    versions = {}
-    for pkg in PACKAGES:
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            versions[pkg] = None
-    versions["python"] = platform.python_version()
+    versions = stack_versions()
+    try:
+        versions["matplotlib"] = metadata.version("matplotlib")
+    except metadata.PackageNotFoundError:
+        versions["matplotlib"] = None
     dev = jax.devices()[0]
     device = {
         "platform": dev.platform,
@@ -365,21 +397,29 @@ def run_experiment(name: str, *, out_dir: str | os.PathLike = "results", quick: 
     """Run one registered experiment and write its outputs; return the summary dict.
 
     Skips (returning the stored summary with ``"skipped": True``) when ``OUT/NAME/summary.json``
-    holds the same hash (experiment, config, seed, source code), unless ``force``.
+    holds the same hash (experiment, config, seed, source code, numerical package versions), unless ``force``.
+    JAX's 64-bit mode is on during the run and restored afterwards. Raises :class:`ConfigError` before any
+    computation when a setting is invalid or ``out_dir`` cannot be written.
     """
+    from theory.common import enable_float64
+
+    # Closed-form comparisons are made in float64, scoped to this call: the caller's x64 setting is left as it was.
+    with enable_float64():
+        return _run_experiment(name, out_dir=out_dir, quick=quick, seed=seed, force=force, overrides=overrides,
+                               ctx=ctx)
+
+
+def _run_experiment(name: str, *, out_dir, quick: bool, seed: int, force: bool, overrides, ctx) -> dict:
     import jax
 
-    jax.config.update("jax_enable_x64", True)  # closed-form comparisons are made in float64
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ctx = ctx or RunContext()
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be an integer >= 0; got {seed!r}")
     exp = get(name)
     cfg = exp.config(quick, overrides)
+    if jax.process_index() == 0:
+        ensure_writable(out_dir)
     digest = config_hash(name, cfg, seed)
     out = Path(out_dir) / name
     previous = load_summary(out_dir, name)
@@ -392,8 +432,15 @@ def run_experiment(name: str, *, out_dir: str | os.PathLike = "results", quick: 
     _prune_sweeps(out / "sweeps", keep=None if force else digest)
     started = _dt.datetime.now(_dt.UTC)
     t0 = time.perf_counter()
-    result = exp.run(cfg, seed, ctx)
+    from toymodels.common import divergence_monitor
+
+    with divergence_monitor() as diverged:
+        result = exp.run(cfg, seed, ctx)
     runtime = time.perf_counter() - t0
+    warning = None
+    if diverged:
+        warning = diverged[0] + (f" (and {len(diverged) - 1} more training runs)" if len(diverged) > 1 else "")
+        ctx.log(f"[{name}] WARNING {warning}")
     writer = jax.process_index() == 0  # multi-host: every host computes its share, host 0 writes
 
     if writer:
@@ -421,6 +468,7 @@ def run_experiment(name: str, *, out_dir: str | os.PathLike = "results", quick: 
         "started": started.isoformat(timespec="seconds"),
         "runtime_s": round(runtime, 3),
         "passed": all(c.passed for c in result.checks),
+        "warning": warning,
         "checks": [c.to_json() for c in result.checks],
         "metrics": _jsonable(result.metrics),
         "figures": figures,
@@ -505,6 +553,9 @@ def write_report(out_dir: str | os.PathLike, names: list[str] | None = None) -> 
             f"({dev['device_kind']}), jax {s['versions'].get('jax')}, config `{s['config_hash']}`",
             "",
         ]
+        if s.get("warning"):
+            lines.append(f"**Warning:** {s['warning']}")
+            lines.append("")
         for c in s["checks"]:
             lines.append(f"- **{c['name']}** ({'pass' if c['passed'] else 'FAIL'}): {c['description']}")
         lines.append("")

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments import oracle
 from experiments.analysis import fit_power_law
 from experiments.contract import Check, Result, RunContext, pyplot, register, require, setting
 from experiments.sweep import sweep
@@ -96,7 +97,8 @@ class KernelConfig:
     k: int = setting(6, "input/output dimension; the inputs are all 2^k − 1 nonzero binary vectors, normalised")
     widths: tuple = setting((64, 256, 1024, 4096), "hidden widths of the finite networks")
     seeds: int = setting(8, "independent networks per width")
-    random_inputs: int = setting(8, "extra Gaussian inputs for the neural-tangents comparison (any inputs)")
+    random_inputs: int = setting(
+        8, "extra Gaussian inputs for the live neural-tangents comparison (the golden files hold 8 fixed ones)")
 
     def validate(self):
         require(2 <= self.k <= 12, f"k must lie in [2, 12]; got {self.k}")
@@ -110,14 +112,29 @@ def _kernel_full() -> KernelConfig:
     return KernelConfig(k=8, widths=(64, 256, 1024, 4096, 16384), seeds=32)
 
 
-def _nt_kernel_fn(net: th.Network, width: int, k: int):
-    from neural_tangents import stax  # lazy: imports TensorFlow (~6 s)
+def _oracle_kernels(cfg: KernelConfig, x_all: np.ndarray) -> list[tuple[str, np.ndarray, int, str, dict]]:
+    """neural-tangents' NNGP and NTK for the comparison: ``[(source, inputs, k, label, {tag: (nngp, ntk)})]``.
 
-    b_std = net.sigma_b
-    _, _, kernel_fn = stax.serial(
-        stax.Dense(width, W_std=net.sigma_w, b_std=b_std, parameterization=net.parameterization), stax.Relu(),
-        stax.Dense(k, W_std=net.sigma_w, b_std=b_std, parameterization=net.parameterization))
-    return kernel_fn
+    Live neural-tangents on this run's inputs when it can be imported; otherwise the committed golden values
+    (:mod:`experiments.oracle`) of the case with this k and reference width, or of every stored case when this
+    configuration's is not stored.
+    """
+    nt = oracle.import_neural_tangents()
+    width = max(cfg.widths)
+    if nt is not None:
+        out = {}
+        for tag, net in PARAMS.items():
+            kern = oracle.nt_kernel_fn(net.parameterization, net.sigma_w, net.sigma_b, width, cfg.k)(
+                x_all, None, ("nngp", "ntk"))
+            out[tag] = (np.asarray(kern.nngp), np.asarray(kern.ntk), width)
+        return [("live", x_all, cfg.k, f"live neural-tangents {nt.__version__}", out)]
+    data = oracle.load_golden("kernels")
+    label = f"golden file experiments/golden/{oracle.GOLDEN_FILES['kernels']} ({oracle.golden_label(data)})"
+    cases = [(k, w) for k, w, _ in oracle.KERNEL_CASES]
+    chosen = [(cfg.k, width)] if (cfg.k, width) in cases else cases
+    return [("golden", data[f"k{k}_x"], k, label + ("" if len(chosen) == 1 else f", stored case k={k}, width {w}"),
+             {tag: (data[f"k{k}_{tag}_nngp"], data[f"k{k}_{tag}_ntk"], w) for tag in PARAMS})
+            for k, w in chosen]
 
 
 @partial(jax.jit, static_argnames=("width", "net"))
@@ -141,20 +158,26 @@ def run_kernel_agreement(cfg: KernelConfig, seed: int, ctx: RunContext) -> Resul
     xg = np.asarray(jax.random.normal(jax.random.fold_in(key, 99), (cfg.random_inputs, k)), float)
     x_all = np.vstack([xb, xg]) if cfg.random_inputs else xb
     checks, arrays, metrics, curves = [], {"widths": np.asarray(cfg.widths)}, {}, {}
-    ctx.log("  neural-tangents kernels (float64)")
+    references = _oracle_kernels(cfg, x_all)
+    metrics["oracle"] = references[0][0]
+    metrics["oracle_source"] = references[0][3]
+    ctx.log(f"  neural-tangents kernels (float64): {references[0][3]}")
     for tag, net in PARAMS.items():
-        ref_net = net.with_width(max(cfg.widths)) if net.parameterization == "standard" else net
-        nt = _nt_kernel_fn(ref_net, max(cfg.widths), k)(x_all, None, ("nngp", "ntk"))
-        mine = th.kernels(x_all, net=ref_net)
-        err = max(float(np.max(np.abs(np.asarray(nt.nngp) - np.asarray(mine.nngp)) / np.max(np.abs(mine.nngp)))),
-                  float(np.max(np.abs(np.asarray(nt.ntk) - np.asarray(mine.ntk)) / np.max(np.abs(mine.ntk)))))
+        err, where = 0.0, []
+        for _source, x_ref, k_ref, label, kernels_ref in references:
+            nngp_ref, ntk_ref, ref_width = kernels_ref[tag]
+            ref_net = net.with_width(ref_width) if net.parameterization == "standard" else net
+            mine = th.kernels(x_ref, net=ref_net)
+            err = max(err, float(np.max(np.abs(nngp_ref - np.asarray(mine.nngp))) / np.max(np.abs(mine.nngp))),
+                      float(np.max(np.abs(ntk_ref - np.asarray(mine.ntk))) / np.max(np.abs(mine.ntk))))
+            where.append(f"{label}: {x_ref.shape[0]} inputs (all {2**k_ref - 1} normalised binary of k = {k_ref}, "
+                         f"then Gaussian)" + (f", width {ref_width} (the standard NTK grows with n)" if tag == "B"
+                                             else ""))
         checks.append(Check.at_most(
             f"neural_tangents_agreement_{tag}", err, 1e-12,
-            f"{LABEL[tag]}: max |closed form − neural-tangents| / max |kernel| over the NNGP and the NTK on "
-            f"{x_all.shape[0]} inputs ({xb.shape[0]} normalised binary, {cfg.random_inputs} Gaussian); "
-            f"{'width ' + str(max(cfg.widths)) + ' (the standard NTK grows with n)' if tag == 'B' else ''}. "
-            "Both evaluate the same arc-cosine formulas in float64: only round-off (≈1e-16 × a few operations) "
-            "may differ; 1e-12 leaves 4 orders of magnitude."))
+            f"{LABEL[tag]}: max |closed form − neural-tangents| / max |kernel| over the NNGP and the NTK; oracle: "
+            f"{'; '.join(where)}. Both evaluate the same arc-cosine formulas in float64: only round-off (≈1e-16 × "
+            "a few operations) may differ; 1e-12 leaves 4 orders of magnitude."))
         metrics[f"nt_max_rel_diff_{tag}"] = err
 
         # Empirical NTK of finite networks (autodiff Jacobians) against Θ ⊗ I_k.

@@ -73,7 +73,9 @@ def test_summary_schema_and_files(tmp_path, dummy_registry):
         assert key in stored, key
     assert stored["experiment"] == "a_ok" and stored["seed"] == 3 and stored["size"] == "quick"
     assert stored["config"] == {"n": 3, "rate": 0.1}
-    assert stored["versions"]["jax"] == "0.5.3"
+    import jax
+
+    assert stored["versions"]["jax"] == jax.__version__
     assert stored["device"]["platform"] in ("cpu", "gpu", "tpu")
     for check in stored["checks"]:
         assert set(check) == {"name", "value", "tolerance", "passed", "description"}
@@ -165,6 +167,107 @@ def test_argparse_errors_one_line(argv, word, dummy_registry, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and word in err
+    # the hint names the (sub)command's own help: 'python -m experiments [run ]--help', never the program twice
+    want = "(see: python -m experiments run --help)" if argv[0] == "run" else "(see: python -m experiments --help)"
+    assert err.endswith(want) and "experiments experiments" not in err
+
+
+def _run_counting(cfg, seed, ctx):
+    CALLS.append(("counting", cfg.n, seed))
+    return Result([Check.at_most("err", 0.0, 1.0, "fine")])
+
+
+@pytest.mark.parametrize("make_out", [
+    lambda tmp: tmp / "a_file" / "sub",  # a parent is a regular file: cannot be created
+    lambda tmp: Path("/proc/learning-dynamics-no-such-dir"),  # cannot be created, even by root
+], ids=["under-a-file", "proc"])
+def test_unwritable_out_fails_before_compute(tmp_path, dummy_registry, capsys, monkeypatch, make_out):
+    (tmp_path / "a_file").write_text("not a folder")
+    out = make_out(tmp_path)
+    monkeypatch.setitem(contract.REGISTRY, "d_count",
+                        contract.Experiment("d_count", "counts", _Cfg, _Cfg, _Cfg, _run_counting))
+    assert cli.main(["run", "d_count", "--quick", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: output folder") and "--out" in err
+    assert CALLS == []  # nothing was computed
+    with pytest.raises(contract.ConfigError, match="cannot be written"):
+        contract.run_experiment("d_count", out_dir=out, quick=True)
+    assert CALLS == []
+
+
+def test_describe_into_a_closed_pipe_exits_quietly():
+    # `python -m experiments describe NAME | head -1`: the reader closes the pipe after one line.
+    code = ("import subprocess, sys\n"
+            "p = subprocess.Popen([sys.executable, '-m', 'experiments', 'describe', 'superposition_scaling'],"
+            " stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+            "p.stdout.readline(); p.stdout.close()\n"
+            "err = p.stderr.read().decode(); p.wait()\n"
+            "print(repr(err)); print(p.returncode)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    err_repr, returncode = proc.stdout.strip().splitlines()
+    assert "Traceback" not in err_repr and "BrokenPipe" not in err_repr, err_repr
+    assert int(returncode) in (0, 141)
+
+
+def test_package_versions_invalidate_finished_run(tmp_path, dummy_registry, monkeypatch):
+    # After an upgrade of the numerical stack the stored result is recomputed, not silently reused.
+    contract.run_experiment("a_ok", out_dir=tmp_path, quick=True)
+    assert contract.run_experiment("a_ok", out_dir=tmp_path, quick=True)["skipped"] is True
+    real = contract.stack_versions()
+    monkeypatch.setattr(contract, "stack_versions", lambda: {**real, "jax": "99.0"})
+    assert contract.run_experiment("a_ok", out_dir=tmp_path, quick=True)["skipped"] is False
+    assert len(CALLS) == 2
+    stored = json.loads((tmp_path / "a_ok" / "summary.json").read_text())
+    assert stored["versions"]["jax"] == "99.0"
+    assert set(contract.NUMERICAL_PACKAGES) <= set(real) and "python" in real
+
+
+def _run_diverging(cfg, seed, ctx):
+    import jax
+
+    from toymodels import deep_linear as dl
+
+    task = dl.make_task(np.diag([3.0, 2.0]))
+    params = dl.init_params(jax.random.key(seed), (2, 4, 2), "gaussian", scale=0.1)
+    _, traj = dl.train(params, task, cfg.n * 1000.0, 20)  # η = 3000 ≫ the stability bound
+    return Result([Check.at_most("final_loss", float(traj.loss[-1]), 1.0, "would fail anyway")])
+
+
+def test_divergent_training_is_named_in_summary_and_log(tmp_path, dummy_registry, monkeypatch, capsys):
+    monkeypatch.setitem(contract.REGISTRY, "e_diverge",
+                        contract.Experiment("e_diverge", "diverges", _Cfg, _Cfg, _Cfg, _run_diverging))
+    assert cli.main(["run", "e_diverge", "--quick", "--out", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    stored = json.loads((tmp_path / "e_diverge" / "summary.json").read_text())
+    assert stored["warning"].startswith("training diverged (deep linear GD): 1 of 1 runs")
+    assert "\n" not in stored["warning"] and "lower the learning rate" in stored["warning"]
+    assert "WARNING training diverged" in captured.err
+    assert "WARNING e_diverge: training diverged" in captured.out
+    assert "**Warning:** training diverged" in (tmp_path / "report.md").read_text()
+    # a healthy run carries no warning
+    contract.run_experiment("a_ok", out_dir=tmp_path, quick=True)
+    assert json.loads((tmp_path / "a_ok" / "summary.json").read_text())["warning"] is None
+
+
+def test_run_experiment_leaves_the_callers_x64_setting(tmp_path):
+    # In a fresh process with JAX defaults (x64 off), run_experiment computes in float64 inside and restores.
+    code = ("import jax, jax.numpy as jnp\n"
+            "from experiments import contract\n"
+            "from experiments.contract import Check, Result, Experiment, REGISTRY\n"
+            "from dataclasses import dataclass\n"
+            "@dataclass(frozen=True)\n"
+            "class C:\n    n: int = 1\n"
+            "def run(cfg, seed, ctx):\n"
+            "    return Result([Check.at_most('x64', 0.0 if jnp.zeros(1).dtype == jnp.float64 else 1.0, 0.0, 'f64')])\n"
+            "contract.get('ntk_gp_recovery')\n"
+            "REGISTRY['tiny'] = Experiment('tiny', 'tiny', C, C, C, run)\n"
+            f"s = contract.run_experiment('tiny', out_dir={str(tmp_path)!r}, quick=True)\n"
+            "print(s['passed'], s['device']['x64'], jax.config.jax_enable_x64, jnp.zeros(1).dtype)\n")
+    env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True", "False", "float32"]
 
 
 def test_real_experiment_lr_beyond_stability_bound(capsys):

@@ -1,5 +1,6 @@
-"""Closed-form NTK permutation theory: neural-tangents as the float64 oracle, the spec's golden values, a direct
-kernel-regression solve, the sign rule on hand-worked k = 3 cases, ensemble sizes, and input validation."""
+"""Closed-form NTK permutation theory: the spec's golden values, a direct kernel-regression solve, the sign rule
+on hand-worked k = 3 cases, ensemble sizes, and input validation. neural-tangents (the float64 oracle) is compared
+in test_oracle_neural_tangents.py (live) and test_golden_neural_tangents.py (its stored outputs)."""
 
 import itertools
 
@@ -11,64 +12,6 @@ from theory import ntk_permutation as th
 from theory.common import ParameterError
 
 A, B = th.NTK_PARAMETERIZATION, th.STANDARD_PARAMETERIZATION
-NETS = {
-    "A": (A, "ntk", None, 512),
-    "A_bias": (th.Network("ntk", 1.3, 0.4), "ntk", 0.4, 512),
-    "B_n5000": (B.with_width(5000), "standard", 0.0, 5000),
-    "B_nobias": (th.Network("standard", 0.8, None, 300), "standard", None, 300),
-}
-
-
-@pytest.fixture(scope="module")
-def nt():
-    return pytest.importorskip("neural_tangents")
-
-
-def _nt_kernel_fn(par, w_std, b_std, width, k):
-    from neural_tangents import stax
-
-    return stax.serial(stax.Dense(width, W_std=w_std, b_std=b_std, parameterization=par), stax.Relu(),
-                       stax.Dense(k, W_std=w_std, b_std=b_std, parameterization=par))[2]
-
-
-@pytest.mark.parametrize("name", list(NETS))
-def test_kernels_and_gp_match_neural_tangents(nt, name):
-    # Same arc-cosine formulas in float64 on both sides: only round-off differs (~1e-16 per operation), so
-    # 1e-12 is a safe bound for kernels and for the k × k solves (condition number < 4).
-    net, par, b_std, width = NETS[name]
-    k = 6
-    perm = np.array([2, 0, 5, 1, 3, 4])
-    x = th.all_binary_inputs(k)
-    xn = np.asarray(th.normalize_inputs(x))
-    xr = np.random.default_rng(0).normal(size=(5, k))
-    kf = _nt_kernel_fn(par, net.sigma_w, b_std, width, k)
-    ref = kf(np.vstack([xn, xr]), None, ("nngp", "ntk"))
-    mine = th.kernels(np.vstack([xn, xr]), net=net)
-    assert np.max(np.abs(np.asarray(ref.nngp) - mine.nngp)) <= 1e-12 * np.max(np.abs(mine.nngp))
-    assert np.max(np.abs(np.asarray(ref.ntk) - mine.ntk)) <= 1e-12 * np.max(np.abs(mine.ntk))
-    X, Y = th.training_set(perm)
-    predict = nt.predict.gradient_descent_mse_ensemble(kf, np.asarray(X), np.asarray(Y), learning_rate=1.0,
-                                                       diag_reg=0.0)
-    for t in (None, 2.0, 50.0):
-        g = predict(t=t, x_test=xn, get="ntk", compute_cov=True)
-        mu = th.gp_mean(x, perm, net=net, t=t, learning_rate=1.0)
-        cov = th.gp_covariance(x, net=net, t=t, learning_rate=1.0)
-        assert np.max(np.abs(np.asarray(g.mean) - mu)) <= 1e-12
-        assert np.max(np.abs(np.asarray(g.covariance) - cov)) <= 1e-12
-
-
-def test_standard_limit_is_nngp_posterior(nt):
-    # (B) at n → ∞ with σ_b = 0: Θ ∝ K, so the trained ensemble is the Bayesian NNGP posterior (spec §5, §10).
-    k, perm = 5, np.array([3, 4, 0, 2, 1])
-    x = th.all_binary_inputs(k)
-    kf = _nt_kernel_fn("ntk", 1.0, None, 8, k)
-    X, Y = th.training_set(perm)
-    post = nt.predict.gradient_descent_mse_ensemble(kf, np.asarray(X), np.asarray(Y), diag_reg=0.0)(
-        t=None, x_test=np.asarray(th.normalize_inputs(x)), get="nngp", compute_cov=True)
-    assert np.max(np.abs(np.asarray(post.mean) - th.gp_mean(x, perm, net=B))) <= 1e-12
-    assert np.max(np.abs(np.asarray(post.covariance) - th.gp_covariance(x, net=B))) <= 1e-12
-
-
 def test_kernel_special_values():
     # Spec §13 item 1: Θ_A(e_i, e_i) = 1/k, Θ_A(e_i, e_j) = 1/(2πk), K(e_i, e_i) = 1/(2k), K(e_i, e_j) = 1/(2πk).
     k = 7
@@ -163,10 +106,35 @@ def test_time_vectorised_shapes():
 
 # ---- the sign rule, hand-worked at k = 3 -----------------------------------------------------------------
 def test_sign_round_hand_worked():
-    # threshold 0, not 0.5: 0.3 → 1, −0.01 → 0, exactly 0 → 0 (training points' off-coordinates).
-    np.testing.assert_array_equal(th.sign_round(np.array([[0.3, -0.01, 0.0], [0.6, 1e-9, -2.0]])),
-                                  [[1, 0, 0], [1, 1, 0]])
+    # Explicit ε = 0 (the raw rule), not 0.5: 0.3 → 1, −0.01 → 0, exactly 0 → 0, 1e-9 → 1.
+    rows = np.array([[0.3, -0.01, 0.0], [0.6, 1e-9, -2.0]])
+    np.testing.assert_array_equal(th.sign_round(rows, 0.0), [[1, 0, 0], [1, 1, 0]])
+    # Default ε = √eps·max|y| per row (float64: 1.49e-8 × 2.0 in row 2): 1e-9 is round-off size there → 0.
+    np.testing.assert_array_equal(th.sign_round(rows), [[1, 0, 0], [1, 0, 0]])
+    # relative, so invariant to the output scale; a row of zeros rounds to zeros
+    np.testing.assert_array_equal(th.sign_round(rows * 1e-6), th.sign_round(rows))
+    np.testing.assert_array_equal(th.sign_round(np.zeros((1, 3))), [[0, 0, 0]])
+    # float32: ε = √(1.19e-7) ≈ 3.45e-4 relative
+    np.testing.assert_array_equal(th.sign_round(np.array([1.0, 3e-4, 4e-4], np.float32)), [1, 0, 1])
     np.testing.assert_array_equal(th.sign_round(np.array([1e-11, 2e-10]), threshold=1e-10), [0, 1])
+    with pytest.raises(ParameterError, match="threshold must"):
+        th.sign_round(rows, -1.0)
+
+
+@pytest.mark.parametrize("net", [A, B], ids=["A", "B"])
+@pytest.mark.parametrize("k", [3, 9])
+def test_default_sign_rule_is_exact_on_all_inputs_including_the_basis(net, k):
+    # The paper's claim on all 2^k − 1 inputs, with the default rule: the k training inputs e_i (whose off-means
+    # are zeros up to round-off, about half of them positive) included. The raw ε = 0 rule must fail there, or
+    # this test would not exercise the default.
+    perm = np.roll(np.arange(k), 2)
+    x = th.all_binary_inputs(k)
+    mu = np.asarray(th.gp_mean(x, perm, net=net))
+    np.testing.assert_array_equal(th.sign_round(mu), x[:, perm])
+    basis = x.sum(1) == 1
+    np.testing.assert_array_equal(th.sign_round(mu[basis]), x[basis][:, perm])
+    raw = np.mean(np.all(np.asarray(th.sign_round(mu, 0.0)) == x[:, perm], axis=1))
+    assert raw < 1.0
 
 
 def test_k3_recovery_by_hand():

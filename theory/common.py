@@ -11,7 +11,8 @@ not known; the functions stay jit- and vmap-compatible.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +25,7 @@ __all__ = [
     "check_int",
     "concrete",
     "float_dtype",
+    "enable_float64",
 ]
 
 
@@ -34,6 +36,21 @@ class ParameterError(ValueError):
 def float_dtype():
     """The widest float dtype JAX currently allows (float64 once ``jax_enable_x64`` is on)."""
     return jnp.result_type(float)
+
+
+@contextlib.contextmanager
+def enable_float64() -> Iterator[None]:
+    """Turn on JAX's 64-bit mode inside the ``with`` block only (thread-local; restored on exit).
+
+    ``jax.enable_x64(True)`` on current JAX, ``jax.experimental.enable_x64()`` on older releases. The closed forms
+    are float64 only where this mode is on; a library user enables it once with
+    ``jax.config.update("jax_enable_x64", True)`` or around the computation with this context manager.
+    """
+    ctx = getattr(jax, "enable_x64", None)
+    if ctx is None:  # pragma: no cover - jax < 0.7
+        from jax.experimental import enable_x64 as ctx
+    with ctx(True):
+        yield
 
 
 def concrete(x) -> np.ndarray | None:

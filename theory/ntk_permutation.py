@@ -226,9 +226,27 @@ def training_set(permutation) -> tuple[jnp.ndarray, jnp.ndarray]:
     return X, X[:, p]
 
 
-def sign_round(y, threshold: float = 0.0) -> jnp.ndarray:
-    """The sign rule of §6: ŷ_c = 1[y_c > threshold] (0/1 integers). Not round-to-nearest at 0.5."""
-    return (jnp.asarray(y) > threshold).astype(jnp.int32)
+def sign_round(y, threshold: float | None = None) -> jnp.ndarray:
+    """The sign rule of §6: ŷ_c = 1[y_c > ε] (0/1 integers). Not round-to-nearest at 0.5.
+
+    Args:
+        y: outputs, shape (..., k); the last axis holds one input's k outputs.
+        threshold: ε. ``None`` (default): ε = √eps · max_c |y_c| for each input, with eps the machine epsilon of
+            ``y``'s dtype (1.5e-8 in float64, 3.5e-4 in float32). The paper's rule is ε = 0, but on a training
+            input the GP mean interpolates its target, so the off-target outputs are exact zeros that round-off
+            leaves at ±1e-16 × the on-target value: with ε = 0 about half of them would round to 1. Every
+            genuine on-target mean is the largest output of its input (α_s + β_{k,s} > 0) and every genuine
+            off-target mean is negative (β_{k,s} < 0), so any ε in (0, on) gives the paper's answer; the relative
+            default is invariant to the output scale. A number gives that fixed ε instead (0: the raw rule).
+    """
+    y = jnp.asarray(y)
+    if threshold is None:
+        dtype = y.dtype if jnp.issubdtype(y.dtype, jnp.floating) else float_dtype()
+        eps = float(jnp.finfo(dtype).eps)
+        threshold = math.sqrt(eps) * jnp.max(jnp.abs(y), axis=-1, keepdims=True)
+    else:
+        check_range(threshold, "threshold", low=0.0)
+    return (y > threshold).astype(jnp.int32)
 
 
 # ==============================================================================================

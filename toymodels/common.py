@@ -4,6 +4,9 @@
   nested ``lax.scan`` s and records a summary every ``record_every`` steps. Call it inside ``jax.jit``.
 * :func:`run_chunked` drives a jitted chunk function over the whole run, so that long runs show a
   progress bar without a Python loop per step (one Python iteration per chunk of many records).
+* :func:`check_losses` flags training that diverged (non-finite or exploding loss); every trainer calls it on
+  its loss records. Inside :func:`divergence_monitor` (as in ``run_experiment``) the one-line messages are
+  collected; elsewhere they are issued as ``RuntimeWarning``.
 * :func:`haar_orthogonal` and :func:`split_keys` are small helpers used by several families.
 
 Where an ensemble axis runs (sharded over devices, in vectorised groups) is decided in :mod:`toymodels.sharding`.
@@ -11,18 +14,73 @@ Where an ensemble axis runs (sharded over devices, in vectorised groups) is deci
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["scan_with_records", "run_chunked", "haar_orthogonal", "split_keys"]
+__all__ = ["scan_with_records", "run_chunked", "check_losses", "divergence_monitor", "haar_orthogonal",
+           "split_keys"]
 
 PyTree = Any
+
+#: a run has diverged when its last loss record exceeds this multiple of its first (or any record is non-finite)
+DIVERGENCE_GROWTH = 10.0
+_MONITOR: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("divergence_monitor", default=None)
+
+
+@contextlib.contextmanager
+def divergence_monitor() -> Iterator[list[str]]:
+    """Collect the messages of :func:`check_losses` raised inside the block into the yielded list."""
+    found: list[str] = []
+    token = _MONITOR.set(found)
+    try:
+        yield found
+    finally:
+        _MONITOR.reset(token)
+
+
+def check_losses(losses, what: str, *, growth: float = DIVERGENCE_GROWTH) -> str | None:
+    """One-line message when training diverged, else ``None``.
+
+    ``losses``: loss records with time on the last axis and any leading run axes (seeds, instances, members).
+    A run diverged when a record is non-finite, or when its last record exceeds ``growth`` × its first: every
+    trainer here starts from its highest loss or near it, so a healthy run ends below its first record. The
+    message counts the runs and names the first record at which the loss stopped being finite.
+    """
+    if isinstance(losses, jax.core.Tracer):
+        return None
+    arr = np.asarray(losses, dtype=float)
+    if arr.size == 0:
+        return None
+    arr = arr.reshape(-1, arr.shape[-1]) if arr.ndim else arr.reshape(1, 1)
+    nonfinite = ~np.all(np.isfinite(arr), axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        grown = ~nonfinite & (arr[:, -1] > growth * np.abs(arr[:, 0]))
+    if not (nonfinite.any() or grown.any()):
+        return None
+    parts = []
+    if nonfinite.any():
+        first = int(np.argmax((~np.isfinite(arr[nonfinite])).any(axis=0)))
+        parts.append(f"{int(nonfinite.sum())} with a non-finite loss (from record {first})")
+    if grown.any():
+        worst = int(np.argmax(np.where(grown, arr[:, -1], -np.inf)))
+        parts.append(f"{int(grown.sum())} whose loss grew from {arr[worst, 0]:.3g} to {arr[worst, -1]:.3g}")
+    message = (f"training diverged ({what}): {int((nonfinite | grown).sum())} of {arr.shape[0]} runs, "
+               f"{' and '.join(parts)}; lower the learning rate")
+    found = _MONITOR.get()
+    if found is not None:
+        found.append(message)
+    else:
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    return message
 
 
 def scan_with_records(step_fn: Callable[[PyTree], PyTree], record_fn: Callable[[PyTree], PyTree], carry: PyTree,

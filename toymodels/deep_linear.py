@@ -23,14 +23,14 @@ from __future__ import annotations
 from functools import partial
 from typing import NamedTuple
 
-import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from theory import deep_linear as th
 from theory.common import ParameterError, as_float, check_int, check_range
-from toymodels.common import run_chunked, scan_with_records
+from toymodels.common import check_losses, run_chunked, scan_with_records
 from toymodels.sharding import Placement
 
 __all__ = [
@@ -284,6 +284,7 @@ def _train(params, task, lr, n_steps, record_every, batched, progress, records_p
     steps = jnp.arange(n_records + 1) * record_every
     if placement is not None:
         params, losses, modes = placement.unpad((params, losses, modes))
+    check_losses(losses, "deep linear GD")
     return params, Trajectory(steps, losses, modes)
 
 
@@ -295,7 +296,9 @@ def train(params, task: Task, learning_rate, n_steps: int, *, record_every: int 
         ``(final_params, Trajectory)``; the trajectory includes step 0.
     """
     lr = _check_lr(learning_rate)
-    chex.assert_rank(lr, 0)
+    if lr.ndim != 0:
+        raise ParameterError(f"learning_rate must be a scalar for train (use train_batch for one per run); "
+                             f"got shape {tuple(lr.shape)}")
     return _train(params, task, lr, n_steps, record_every, False, progress, records_per_chunk)
 
 
@@ -308,7 +311,14 @@ def train_batch(params, task: Task, learning_rate, n_steps: int, *, record_every
     devices). Typical use: ``params = jax.vmap(lambda k: init_params(k, widths, "gaussian", scale=1e-3))(keys)``.
     """
     leaves = jax.tree.leaves(params)
+    if not leaves or any(np.ndim(x) < 3 for x in leaves):
+        raise ParameterError("params must be a tuple of weight matrices with a leading batch axis (batch, out, in)")
     batch = leaves[0].shape[0]
-    chex.assert_equal_shape_prefix(leaves, 1)
-    lr = jnp.broadcast_to(_check_lr(learning_rate), (batch,))
+    if any(x.shape[0] != batch for x in leaves):
+        raise ParameterError(f"params must share one leading batch size; got {[x.shape[0] for x in leaves]}")
+    lr = _check_lr(learning_rate)
+    if lr.ndim > 1 or (lr.ndim == 1 and lr.shape[0] != batch):
+        raise ParameterError(f"learning_rate must be a scalar or have shape ({batch},), one per run; "
+                             f"got shape {tuple(lr.shape)}")
+    lr = jnp.broadcast_to(lr, (batch,))
     return _train(params, task, lr, n_steps, record_every, True, progress, records_per_chunk, devices)

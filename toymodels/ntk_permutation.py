@@ -36,7 +36,7 @@ import optax
 
 from theory import ntk_permutation as th
 from theory.common import ParameterError, check_int, check_range
-from toymodels.common import run_chunked, scan_with_records
+from toymodels.common import check_losses, run_chunked, scan_with_records
 from toymodels.sharding import Placement
 
 __all__ = ["Params", "TrainResult", "init_params", "forward", "ensemble_forward", "train_loss", "train_ensemble",
@@ -251,6 +251,7 @@ def train_ensemble(key: jax.Array, permutation, *, members: int, width: int,
     out_mean = out_var = None
     if stats is not None:
         out_mean, out_var = _combine_stats(stats, members)
+    check_losses(loss, "NTK ensemble GD")
     return TrainResult(params, loss, every * np.arange(1, n_records + 1), lr, perm, out_mean, out_var)
 
 

@@ -44,7 +44,7 @@ import numpy as np
 import optax
 
 from theory.common import ParameterError, check_int, check_range
-from toymodels.common import run_chunked
+from toymodels.common import check_losses, run_chunked
 from toymodels.sharding import Placement
 
 __all__ = [
@@ -343,6 +343,7 @@ def train(key: jax.Array, train_lengths, cfg: RNNConfig = RNNConfig(), *, seeds:
                                     time_axis=1)
     params, recs = jax.tree.map(lambda x: x.reshape(seeds, n_len, *x.shape[1:]), placement.unpad((params, recs)))
     rec_steps = record_every * np.arange(1, n_records + 1)
+    check_losses(recs["loss"], "streaming-parity RNN")
     return TrainResult(params, rec_steps, recs["loss"], rec_steps if record_prefix else np.zeros(0),
                        recs.get("hidden"), recs.get("outputs"))
 

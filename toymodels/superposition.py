@@ -39,7 +39,7 @@ import numpy as np
 import optax
 
 from theory.common import ParameterError, check_int, check_range
-from toymodels.common import run_chunked, scan_with_records, split_keys
+from toymodels.common import check_losses, run_chunked, scan_with_records, split_keys
 from toymodels.sharding import Placement
 
 __all__ = [
@@ -327,7 +327,9 @@ def train_instances(key: jax.Array, *, importance, probabilities, m: int, steps:
                              desc=f"superposition ({n_inst} models)", steps_per_record=steps // n_records,
                              time_axis=1)
     rec_steps = np.arange(1, n_records + 1) * (steps // n_records)
-    return TrainResult(placement.unpad(carry.params), placement.unpad(rec), rec_steps)
+    rec = placement.unpad(rec)
+    check_losses(rec, "superposition")
+    return TrainResult(placement.unpad(carry.params), rec, rec_steps)
 
 
 @partial(jax.jit, static_argnames=("n_samples", "chunk", "activation", "value_range", "common"))
