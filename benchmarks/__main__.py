@@ -5,8 +5,12 @@ import sys
 
 from benchmarks import deep_linear, ntk_permutation, streaming_parity, superposition
 
-BENCHMARKS = {"deep_linear": deep_linear, "ntk_permutation": ntk_permutation, "streaming_parity": streaming_parity,
-              "superposition": superposition}
+BENCHMARKS = {
+    "deep_linear": deep_linear,
+    "ntk_permutation": ntk_permutation,
+    "streaming_parity": streaming_parity,
+    "superposition": superposition,
+}
 
 
 def main(argv=None) -> int:

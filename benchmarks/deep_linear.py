@@ -52,12 +52,16 @@ def main(argv=None) -> int:
     params = jax.vmap(lambda k: tm.init_params(k, widths, "scaled_gaussian", scale=0.1, dtype=dtype))(keys)
     lr = 0.05
 
-    t_batched = best_time(lambda: tm.train_batch(params, task, lr, a.steps, record_every=a.steps)[1].loss,
-                          a.repeats)
+    t_batched = best_time(lambda: tm.train_batch(params, task, lr, a.steps, record_every=a.steps)[1].loss, a.repeats)
     rate = a.models * a.steps / t_batched
     one = jax.tree.map(lambda x: x[0], params)
-    t_loop = best_time(lambda: [tm.train(jax.tree.map(lambda x, i=i: x[i], params), task, lr, a.steps,
-                                         record_every=a.steps)[1].loss for i in range(a.models)], a.repeats)
+    t_loop = best_time(
+        lambda: [
+            tm.train(jax.tree.map(lambda x, i=i: x[i], params), task, lr, a.steps, record_every=a.steps)[1].loss
+            for i in range(a.models)
+        ],
+        a.repeats,
+    )
 
     def gd_step(p):
         grads = jax.grad(tm.loss)(p, task)
@@ -68,11 +72,17 @@ def main(argv=None) -> int:
     achieved = flops * a.steps / t_batched
     maybe_profile(a, lambda: tm.train_batch(params, task, lr, a.steps, record_every=a.steps)[1].loss)
     print(device_line(dtype))
-    print(f"{a.models} nets, {a.depth} layers of {a.width}x{a.width}, {a.steps} GD steps: {t_batched:.3f} s; "
-          f"{flops / a.models / 1e9:.2f} GFLOP per net-step (XLA cost analysis)")
-    print(f"loop of single nets ({a.models} trained one at a time): {a.models * a.steps / t_loop:,.1f} "
-          f"model-steps/s; batched/loop = {t_loop / t_batched:.2f}x")
-    print(f"matmul FLOP/s: {achieved / 1e9:.1f} GFLOP/s achieved vs dense {jnp.dtype(dtype).name} {a.width}^3 "
-          f"matmul roof {roof / 1e9:.1f} GFLOP/s = {100 * achieved / roof:.0f}% of roof")
+    print(
+        f"{a.models} nets, {a.depth} layers of {a.width}x{a.width}, {a.steps} GD steps: {t_batched:.3f} s; "
+        f"{flops / a.models / 1e9:.2f} GFLOP per net-step (XLA cost analysis)"
+    )
+    print(
+        f"loop of single nets ({a.models} trained one at a time): {a.models * a.steps / t_loop:,.1f} "
+        f"model-steps/s; batched/loop = {t_loop / t_batched:.2f}x"
+    )
+    print(
+        f"matmul FLOP/s: {achieved / 1e9:.1f} GFLOP/s achieved vs dense {jnp.dtype(dtype).name} {a.width}^3 "
+        f"matmul roof {roof / 1e9:.1f} GFLOP/s = {100 * achieved / roof:.0f}% of roof"
+    )
     print(f"model_steps_per_s={rate:.2f}")
     return 0

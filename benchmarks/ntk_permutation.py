@@ -35,8 +35,9 @@ def parse(argv):
     p.add_argument("--width", type=int, default=4096, help="hidden width n (default 4096)")
     p.add_argument("--k", type=int, default=8, help="input/output dimension k (default 8)")
     p.add_argument("--steps", type=int, default=30, help="GD steps per timed run (default 30)")
-    p.add_argument("--loop-members", type=int, default=8,
-                   help="members trained one at a time for the loop comparison (default 8)")
+    p.add_argument(
+        "--loop-members", type=int, default=8, help="members trained one at a time for the loop comparison (default 8)"
+    )
     return parse_benchmark_args(p, argv, ("members", "width", "k", "steps", "loop_members"))
 
 
@@ -51,8 +52,9 @@ def main(argv=None) -> int:
     perm = np.roll(np.arange(a.k), 1)
 
     def run(key, members):
-        return tm.train_ensemble(key, perm, members=members, width=a.width, steps=a.steps, n_records=1,
-                                 dtype=dtype).loss
+        return tm.train_ensemble(
+            key, perm, members=members, width=a.width, steps=a.steps, n_records=1, dtype=dtype
+        ).loss
 
     key = jax.random.key(0)
     t_batched = best_time(lambda: run(key, a.members), a.repeats)
@@ -67,10 +69,14 @@ def main(argv=None) -> int:
     maybe_profile(a, lambda: run(key, a.members))
     print(device_line(dtype))
     print(f"ensemble: M={a.members}, n={a.width}, k={a.k}, {a.steps} steps: {t_batched:.3f} s")
-    print(f"loop of single members ({n_loop} trained one at a time): {loop_rate:,.0f} member-steps/s; "
-          f"batched/loop = {rate / loop_rate:.1f}x")
-    print(f"matmul FLOP/s: {achieved / 1e9:.2f} GFLOP/s achieved vs dense {jnp.dtype(dtype).name} matmul roof "
-          f"{roof / 1e9:.1f} GFLOP/s = {100 * achieved / roof:.2f}% of roof; parameter traffic ≈ "
-          f"{bytes_per_s / 1e9:.1f} GB/s")
+    print(
+        f"loop of single members ({n_loop} trained one at a time): {loop_rate:,.0f} member-steps/s; "
+        f"batched/loop = {rate / loop_rate:.1f}x"
+    )
+    print(
+        f"matmul FLOP/s: {achieved / 1e9:.2f} GFLOP/s achieved vs dense {jnp.dtype(dtype).name} matmul roof "
+        f"{roof / 1e9:.1f} GFLOP/s = {100 * achieved / roof:.2f}% of roof; parameter traffic ≈ "
+        f"{bytes_per_s / 1e9:.1f} GB/s"
+    )
     print(f"member_steps_per_s={rate:.1f}")
     return 0

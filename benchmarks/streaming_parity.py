@@ -31,8 +31,13 @@ from toymodels import streaming_parity as tm
 def parse(argv):
     p = benchmark_parser("streaming_parity", __doc__, float64=False)
     p.add_argument("--seeds", type=int, default=8, help="initialisations per length (default 8)")
-    p.add_argument("--lengths", type=int, nargs="+", default=[2, 3, 4, 5, 6],
-                   help="training lengths L swept at once (default 2 3 4 5 6)")
+    p.add_argument(
+        "--lengths",
+        type=int,
+        nargs="+",
+        default=[2, 3, 4, 5, 6],
+        help="training lengths L swept at once (default 2 3 4 5 6)",
+    )
     p.add_argument("--hidden", type=int, default=32, help="hidden units P (default 32)")
     p.add_argument("--steps", type=int, default=200, help="full-batch steps per timed run (default 200)")
     p.add_argument("--loop-models", type=int, default=4, help="models trained one at a time for the loop comparison")
@@ -69,11 +74,17 @@ def main(argv=None) -> int:
     achieved = n_models * a.steps * flops_per_model_step(lmax, a.hidden) / t_batched
     maybe_profile(a, lambda: run(key, a.lengths, a.seeds))
     print(device_line(jnp.float32))
-    print(f"sweep: {a.seeds} seeds x lengths {a.lengths} = {n_models} RNNs, P={a.hidden}, {2**lmax} streams x "
-          f"{lmax} steps, {a.steps} full-batch steps: {t_batched:.3f} s")
-    print(f"loop of single models ({n_loop} trained one at a time): {loop_rate:,.0f} sequence-steps/s; "
-          f"batched/loop = {rate / loop_rate:.1f}x")
-    print(f"matmul FLOP/s: {achieved / 1e9:.2f} GFLOP/s achieved vs dense float32 matmul roof {roof / 1e9:.1f} "
-          f"GFLOP/s = {100 * achieved / roof:.1f}% of roof")
+    print(
+        f"sweep: {a.seeds} seeds x lengths {a.lengths} = {n_models} RNNs, P={a.hidden}, {2**lmax} streams x "
+        f"{lmax} steps, {a.steps} full-batch steps: {t_batched:.3f} s"
+    )
+    print(
+        f"loop of single models ({n_loop} trained one at a time): {loop_rate:,.0f} sequence-steps/s; "
+        f"batched/loop = {rate / loop_rate:.1f}x"
+    )
+    print(
+        f"matmul FLOP/s: {achieved / 1e9:.2f} GFLOP/s achieved vs dense float32 matmul roof {roof / 1e9:.1f} "
+        f"GFLOP/s = {100 * achieved / roof:.1f}% of roof"
+    )
     print(f"sequence_steps_per_s={rate:.1f}")
     return 0

@@ -40,13 +40,21 @@ def parse(argv):
     p.add_argument("--m", type=int, default=5, help="hidden dimensions (default 5)")
     p.add_argument("--batch", type=int, default=1024, help="fresh samples per step (default 1024)")
     p.add_argument("--steps", type=int, default=300, help="training steps per timed run (default 300)")
-    p.add_argument("--loop-instances", type=int, default=8,
-                   help="models trained one at a time for the loop comparison (default 8; scaled to --instances)")
-    p.add_argument("--group", default="auto", metavar="N|auto|all",
-                   help="instances vectorised at once on a device: 'auto' (sized to the CPU cache, default), "
-                        "'all', or N")
-    return parse_benchmark_args(p, argv, ("instances", "n", "m", "batch", "steps", "loop_instances"),
-                                check=_check_group)
+    p.add_argument(
+        "--loop-instances",
+        type=int,
+        default=8,
+        help="models trained one at a time for the loop comparison (default 8; scaled to --instances)",
+    )
+    p.add_argument(
+        "--group",
+        default="auto",
+        metavar="N|auto|all",
+        help="instances vectorised at once on a device: 'auto' (sized to the CPU cache, default), 'all', or N",
+    )
+    return parse_benchmark_args(
+        p, argv, ("instances", "n", "m", "batch", "steps", "loop_instances"), check=_check_group
+    )
 
 
 def _check_group(p, args):
@@ -72,8 +80,18 @@ def main(argv=None) -> int:
     probs = np.repeat(dens[:, None], a.n, axis=1)
 
     def run(k, p):
-        return tm.train_instances(k, importance=imp, probabilities=p, m=a.m, steps=a.steps, batch_size=a.batch,
-                                  learning_rate=1e-3, n_records=1, group=a.group, dtype=dtype).loss
+        return tm.train_instances(
+            k,
+            importance=imp,
+            probabilities=p,
+            m=a.m,
+            steps=a.steps,
+            batch_size=a.batch,
+            learning_rate=1e-3,
+            n_records=1,
+            group=a.group,
+            dtype=dtype,
+        ).loss
 
     key = jax.random.key(0)
     t_batched = best_time(lambda: run(key, probs), a.repeats)
@@ -81,7 +99,7 @@ def main(argv=None) -> int:
 
     n_loop = min(a.loop_instances, a.instances)
     keys = jax.random.split(key, n_loop)
-    t_loop = best_time(lambda: [run(keys[i], probs[i:i + 1]) for i in range(n_loop)], a.repeats)
+    t_loop = best_time(lambda: [run(keys[i], probs[i : i + 1]) for i in range(n_loop)], a.repeats)
     loop_rate = n_loop * a.steps / t_loop
 
     # profile: the same sweep's random batches alone (same placement, same scan over steps, nothing trained)
@@ -107,12 +125,18 @@ def main(argv=None) -> int:
     maybe_profile(a, lambda: run(key, probs))
     print(device_line(dtype))
     print(f"sweep: {a.instances} instances, n={a.n}, m={a.m}, batch {a.batch}, {a.steps} steps: {t_batched:.3f} s")
-    print(f"loop of single models ({n_loop} trained one at a time): {loop_rate:,.0f} model-steps/s; "
-          f"batched/loop = {rate / loop_rate:.1f}x")
+    print(
+        f"loop of single models ({n_loop} trained one at a time): {loop_rate:,.0f} model-steps/s; "
+        f"batched/loop = {rate / loop_rate:.1f}x"
+    )
     print(f"placement: {placement.describe()}")
-    print(f"profile: drawing the random batches alone takes {t_rng:.3f} s = {100 * t_rng / t_batched:.0f}% of "
-          f"the training run; the model, its gradient and Adam take the rest")
-    print(f"matmul FLOP/s: {achieved / 1e9:.2f} GFLOP/s achieved vs dense {jnp.dtype(dtype).name} matmul roof "
-          f"{roof / 1e9:.1f} GFLOP/s = {100 * achieved / roof:.2f}% of roof")
+    print(
+        f"profile: drawing the random batches alone takes {t_rng:.3f} s = {100 * t_rng / t_batched:.0f}% of "
+        f"the training run; the model, its gradient and Adam take the rest"
+    )
+    print(
+        f"matmul FLOP/s: {achieved / 1e9:.2f} GFLOP/s achieved vs dense {jnp.dtype(dtype).name} matmul roof "
+        f"{roof / 1e9:.1f} GFLOP/s = {100 * achieved / roof:.2f}% of roof"
+    )
     print(f"model_steps_per_s={rate:.1f}")
     return 0

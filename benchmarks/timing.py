@@ -41,8 +41,9 @@ def require_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, 
 def benchmark_parser(name: str, doc: str | None, *, float64: bool = True) -> argparse.ArgumentParser:
     """The parser every benchmark starts from: ``--repeats``, ``--float64`` (unless ``float64=False``) and the
     device options; the benchmark adds its own sizes and calls :func:`parse_benchmark_args`."""
-    p = argparse.ArgumentParser(prog=f"python -m benchmarks {name}", description=doc,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog=f"python -m benchmarks {name}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--repeats", type=int, default=3, help="timed repetitions; the best is reported (default 3)")
     if float64:
         p.add_argument("--float64", action="store_true", help="train in float64 instead of float32")
@@ -71,14 +72,27 @@ def benchmark_dtype(args: argparse.Namespace):
 
 def add_device_options(parser: argparse.ArgumentParser) -> None:
     """``--host-devices`` and ``--devices`` (see :mod:`toymodels.sharding`), shared by every benchmark."""
-    parser.add_argument("--host-devices", type=int, default=os.cpu_count() or 1, metavar="N",
-                        help="split a CPU host into N XLA devices so that each core runs its own block of models "
-                             "(default: the number of cores here, %(default)s; no effect on a GPU)")
-    parser.add_argument("--devices", default="auto", metavar="N|auto",
-                        help="devices the models are sharded over: 'auto' = all local devices (default), or N")
-    parser.add_argument("--profile", default=None, metavar="DIR",
-                        help="also record one run of the batched trainer with jax.profiler into DIR (open it with "
-                             "TensorBoard's profile plugin or Perfetto)")
+    parser.add_argument(
+        "--host-devices",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="split a CPU host into N XLA devices so that each core runs its own block of models "
+        "(default: the number of cores here, %(default)s; no effect on a GPU)",
+    )
+    parser.add_argument(
+        "--devices",
+        default="auto",
+        metavar="N|auto",
+        help="devices the models are sharded over: 'auto' = all local devices (default), or N",
+    )
+    parser.add_argument(
+        "--profile",
+        default=None,
+        metavar="DIR",
+        help="also record one run of the batched trainer with jax.profiler into DIR (open it with "
+        "TensorBoard's profile plugin or Perfetto)",
+    )
 
 
 def apply_device_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -100,8 +114,10 @@ def apply_device_options(parser: argparse.ArgumentParser, args: argparse.Namespa
 def device_line(dtype) -> str:
     """One line naming the device(s) the benchmark ran on."""
     dev = jax.devices()[0]
-    return (f"device: {dev.platform} ({getattr(dev, 'device_kind', dev)}), {jax.device_count()} device(s), "
-            f"dtype {jnp.dtype(dtype).name}")
+    return (
+        f"device: {dev.platform} ({getattr(dev, 'device_kind', dev)}), {jax.device_count()} device(s), "
+        f"dtype {jnp.dtype(dtype).name}"
+    )
 
 
 def compiled_flops(fn: Callable, *args) -> float:

@@ -16,11 +16,25 @@ import importlib
 from experiments.contract import REGISTRY, Check, ConfigError, Result, RunContext, run_experiment, write_report
 from theory._version import __version__
 
-FAMILY_MODULES = ("experiments.deep_linear", "experiments.superposition", "experiments.ntk_permutation",
-                "experiments.streaming_parity")
+FAMILY_MODULES = (
+    "experiments.deep_linear",
+    "experiments.superposition",
+    "experiments.ntk_permutation",
+    "experiments.streaming_parity",
+)
 
-__all__ = ["__version__", "REGISTRY", "Check", "ConfigError", "Result", "RunContext", "run_experiment", "write_report",
-           "load_all", "FAMILY_MODULES"]
+__all__ = [
+    "__version__",
+    "REGISTRY",
+    "Check",
+    "ConfigError",
+    "Result",
+    "RunContext",
+    "run_experiment",
+    "write_report",
+    "load_all",
+    "FAMILY_MODULES",
+]
 
 
 def load_all() -> dict:

@@ -42,42 +42,78 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG,
-                description="Run toy-model simulations side by side with their closed-form theory.",
-                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(
+        prog=PROG,
+        description="Run toy-model simulations side by side with their closed-form theory.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     p.set_defaults(_subparsers=sub.choices)
     sub.add_parser("list", help="list every registered experiment with a one-line description")
     d = sub.add_parser("describe", help="show an experiment's settings (quick and full values)")
     d.add_argument("name", help="experiment name (see list)")
-    r = sub.add_parser("run", help="run one experiment, or all, and write results and report",
-                       description="Run simulation and theory, write OUT/NAME/{summary.json, *.png, arrays.npz} "
-                                   "and OUT/report.md. Finished runs with the same settings are skipped.")
+    r = sub.add_parser(
+        "run",
+        help="run one experiment, or all, and write results and report",
+        description="Run simulation and theory, write OUT/NAME/{summary.json, *.png, arrays.npz} "
+        "and OUT/report.md. Finished runs with the same settings are skipped.",
+    )
     r.add_argument("name", help="experiment name, or 'all'")
-    r.add_argument("--quick", action="store_true", help="use the quick (CI-sized) settings instead of the full, "
-                                                        "paper-scale ones")
+    r.add_argument(
+        "--quick", action="store_true", help="use the quick (CI-sized) settings instead of the full, paper-scale ones"
+    )
     r.add_argument("--out", default="results", metavar="DIR", help="output folder (default: results/)")
     r.add_argument("--seed", type=_nonneg_int, default=0, metavar="N", help="PRNG seed, an integer >= 0 (default 0)")
     r.add_argument("--force", action="store_true", help="rerun even if a finished run with the same settings exists")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="override one setting (Python literal), repeatable; see 'describe NAME' for the keys")
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override one setting (Python literal), repeatable; see 'describe NAME' for the keys",
+    )
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
     scale = r.add_argument_group("scale-out (see README, 'Scaling out')")
-    scale.add_argument("--devices", default="auto", type=_devices, metavar="N|auto",
-                       help="devices each ensemble is sharded over: 'auto' = every local device (default), or N")
-    scale.add_argument("--host-devices", type=_pos_int, default=None, metavar="N",
-                       help="split a CPU host into N XLA devices (one per core gives each core its own block of "
-                            "models); default: one CPU device")
-    scale.add_argument("--max-batch", type=_pos_int, default=None, metavar="N",
-                       help="models per sweep chunk: bounds peak memory; chunks stream to OUT/NAME/sweeps/ and an "
-                            "interrupted run resumes at the next chunk (default: sized from --memory-budget)")
-    scale.add_argument("--memory-budget", type=float, default=None, metavar="GB",
-                       help="memory one sweep chunk may use when --max-batch is not given (default: half the "
-                            "memory available at start)")
-    scale.add_argument("--distributed", action="store_true",
-                       help="multi-host run: call jax.distributed.initialize() (detects SLURM and Open MPI from "
-                            "their environment variables; or give --coordinator/--num-processes/--process-id); "
-                            "each host computes its share of every sweep, host 0 merges and writes")
+    scale.add_argument(
+        "--devices",
+        default="auto",
+        type=_devices,
+        metavar="N|auto",
+        help="devices each ensemble is sharded over: 'auto' = every local device (default), or N",
+    )
+    scale.add_argument(
+        "--host-devices",
+        type=_pos_int,
+        default=None,
+        metavar="N",
+        help="split a CPU host into N XLA devices (one per core gives each core its own block of "
+        "models); default: one CPU device",
+    )
+    scale.add_argument(
+        "--max-batch",
+        type=_pos_int,
+        default=None,
+        metavar="N",
+        help="models per sweep chunk: bounds peak memory; chunks stream to OUT/NAME/sweeps/ and an "
+        "interrupted run resumes at the next chunk (default: sized from --memory-budget)",
+    )
+    scale.add_argument(
+        "--memory-budget",
+        type=float,
+        default=None,
+        metavar="GB",
+        help="memory one sweep chunk may use when --max-batch is not given (default: half the "
+        "memory available at start)",
+    )
+    scale.add_argument(
+        "--distributed",
+        action="store_true",
+        help="multi-host run: call jax.distributed.initialize() (detects SLURM and Open MPI from "
+        "their environment variables; or give --coordinator/--num-processes/--process-id); "
+        "each host computes its share of every sweep, host 0 merges and writes",
+    )
     scale.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="address of process 0 (multi-host)")
     scale.add_argument("--num-processes", type=_pos_int, default=None, metavar="P", help="processes in all")
     scale.add_argument("--process-id", type=int, default=None, metavar="I", help="this process, 0 <= I < P")
@@ -166,8 +202,9 @@ def _scale_out(args) -> None:
     if args.distributed or any(v is not None for v in explicit):
         import jax
 
-        jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=args.num_processes,
-                                   process_id=args.process_id)
+        jax.distributed.initialize(
+            coordinator_address=args.coordinator, num_processes=args.num_processes, process_id=args.process_id
+        )
     local_devices(args.devices)  # a --devices above the local device count fails here, before any experiment
     configure(devices=args.devices)
 
@@ -192,15 +229,21 @@ def _run(args) -> int:
         ensure_writable(args.out)  # before any compute: an unwritable --out fails here, in one line
     ctx = RunContext(progress=False if args.no_progress else None, max_batch=args.max_batch, memory_budget=budget)
     t0 = time.perf_counter()
-    summaries = [run_experiment(n, out_dir=args.out, quick=args.quick, seed=args.seed, force=args.force,
-                                overrides=overrides, ctx=ctx) for n in names]
+    summaries = [
+        run_experiment(
+            n, out_dir=args.out, quick=args.quick, seed=args.seed, force=args.force, overrides=overrides, ctx=ctx
+        )
+        for n in names
+    ]
     if jax.process_index() != 0:  # multi-host: host 0 merges the shards and writes the report
         return 0
     report = write_report(args.out)
     failed = [(s["experiment"], c["name"]) for s in summaries for c in s["checks"] if not c["passed"]]
     n_checks = sum(len(s["checks"]) for s in summaries)
-    print(f"{len(summaries)} experiment(s), {n_checks} checks, {len(failed)} failed, "
-          f"{time.perf_counter() - t0:.1f} s; report: {report}")
+    print(
+        f"{len(summaries)} experiment(s), {n_checks} checks, {len(failed)} failed, "
+        f"{time.perf_counter() - t0:.1f} s; report: {report}"
+    )
     for exp, check in failed:
         print(f"FAILED {exp}: {check}")
     for s in summaries:

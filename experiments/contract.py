@@ -156,8 +156,7 @@ class Experiment:
 REGISTRY: dict[str, Experiment] = {}
 
 
-def register(name: str, description: str, config_type: type, *, quick: Callable[[], Any],
-             full: Callable[[], Any]):
+def register(name: str, description: str, config_type: type, *, quick: Callable[[], Any], full: Callable[[], Any]):
     """Decorator registering ``run(config, seed, ctx) -> Result`` under ``name``."""
 
     def deco(fn):
@@ -263,8 +262,17 @@ def config_hash(name: str, cfg, seed: int) -> str:
     """Identity of a run (what ``--force`` overrides): experiment, full config, seed, code fingerprint and the
     versions of the numerical stack (:func:`stack_versions`), so a result computed with other releases of jax,
     numpy, … is recomputed rather than reused."""
-    blob = json.dumps({"experiment": name, "config": config_dict(cfg), "seed": seed, "schema": SCHEMA_VERSION,
-                       "code": code_fingerprint(), "versions": stack_versions()}, sort_keys=True)
+    blob = json.dumps(
+        {
+            "experiment": name,
+            "config": config_dict(cfg),
+            "seed": seed,
+            "schema": SCHEMA_VERSION,
+            "code": code_fingerprint(),
+            "versions": stack_versions(),
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -391,9 +399,16 @@ def load_summary(out_dir, name: str) -> dict | None:
         return None
 
 
-def run_experiment(name: str, *, out_dir: str | os.PathLike = "results", quick: bool = False, seed: int = 0,
-                   force: bool = False, overrides: dict[str, str] | None = None,
-                   ctx: RunContext | None = None) -> dict:
+def run_experiment(
+    name: str,
+    *,
+    out_dir: str | os.PathLike = "results",
+    quick: bool = False,
+    seed: int = 0,
+    force: bool = False,
+    overrides: dict[str, str] | None = None,
+    ctx: RunContext | None = None,
+) -> dict:
     """Run one registered experiment and write its outputs; return the summary dict.
 
     Skips (returning the stored summary with ``"skipped": True``) when ``OUT/NAME/summary.json``
@@ -405,8 +420,7 @@ def run_experiment(name: str, *, out_dir: str | os.PathLike = "results", quick: 
 
     # Closed-form comparisons are made in float64, scoped to this call: the caller's x64 setting is left as it was.
     with enable_float64():
-        return _run_experiment(name, out_dir=out_dir, quick=quick, seed=seed, force=force, overrides=overrides,
-                               ctx=ctx)
+        return _run_experiment(name, out_dir=out_dir, quick=quick, seed=seed, force=force, overrides=overrides, ctx=ctx)
 
 
 def _run_experiment(name: str, *, out_dir, quick: bool, seed: int, force: bool, overrides, ctx) -> dict:
@@ -540,8 +554,10 @@ def write_report(out_dir: str | os.PathLike, names: list[str] | None = None) -> 
     for s in summaries:
         for c in s["checks"]:
             mark = "pass" if c["passed"] else "**FAIL**"
-            lines.append(f"| {s['experiment']} | {s['size']} | {c['name']} | {_fmt(c['value'])} | "
-                         f"{_fmt(c['tolerance'])} | {mark} |")
+            lines.append(
+                f"| {s['experiment']} | {s['size']} | {c['name']} | {_fmt(c['value'])} | "
+                f"{_fmt(c['tolerance'])} | {mark} |"
+            )
     for s in summaries:
         dev = s["device"]
         lines += [

@@ -33,21 +33,29 @@ __all__ = ["ModesConfig", "LearningTimeConfig", "SemanticConfig", "run_modes", "
 
 
 def _validate_common(singular_values, depths, lr, initial_strength=None):
-    require(len(singular_values) >= 1 and all(s > 0 for s in singular_values),
-            f"singular_values must be positive numbers; got {singular_values}")
-    require(len(depths) >= 1 and all(isinstance(d, int) and d >= 1 for d in depths),
-            f"depths must be integers >= 1; got {depths}")
+    require(
+        len(singular_values) >= 1 and all(s > 0 for s in singular_values),
+        f"singular_values must be positive numbers; got {singular_values}",
+    )
+    require(
+        len(depths) >= 1 and all(isinstance(d, int) and d >= 1 for d in depths),
+        f"depths must be integers >= 1; got {depths}",
+    )
     if initial_strength is not None:
-        require(0 < initial_strength < min(singular_values),
-                f"initial_strength must satisfy 0 < initial_strength < min(singular_values) = "
-                f"{min(singular_values)}; got {initial_strength}")
+        require(
+            0 < initial_strength < min(singular_values),
+            f"initial_strength must satisfy 0 < initial_strength < min(singular_values) = "
+            f"{min(singular_values)}; got {initial_strength}",
+        )
     if lr is not None:
         s_max = max(singular_values)
         bounds = {d: float(th.max_stable_learning_rate(s_max, d)) for d in depths}
         d_worst = min(bounds, key=bounds.get)
-        require(0 < lr < bounds[d_worst],
-                f"lr must satisfy 0 < lr < {bounds[d_worst]:.4g}, the stability bound 2/(D s_max^(2-2/D)) at "
-                f"depth D={d_worst}, s_max={s_max}; got {lr}")
+        require(
+            0 < lr < bounds[d_worst],
+            f"lr must satisfy 0 < lr < {bounds[d_worst]:.4g}, the stability bound 2/(D s_max^(2-2/D)) at "
+            f"depth D={d_worst}, s_max={s_max}; got {lr}",
+        )
 
 
 # ==============================================================================================
@@ -63,8 +71,11 @@ class ModesConfig:
     n_out: int = setting(4, "output dimension N3 (>= number of modes)")
     hidden: int = setting(4, "hidden width of every hidden layer (>= number of modes)")
     duration: float = setting(1.25, "simulated time as a multiple of the slowest mode's time to reach 0.999 s")
-    n_records: int = setting(5000, "recorded time points per run (fine enough to resolve the error peak: a sampled "
-                                   "maximum underestimates the true one)")
+    n_records: int = setting(
+        5000,
+        "recorded time points per run (fine enough to resolve the error peak: a sampled "
+        "maximum underestimates the true one)",
+    )
 
     def validate(self):
         _validate_common(self.singular_values, self.depths, self.lr, self.initial_strength)
@@ -79,8 +90,14 @@ def _modes_full() -> ModesConfig:
     return ModesConfig(lr=2.5e-4)
 
 
-@register("deep_linear_modes", "mode strengths u_α(t) of decoupled deep linear nets (D=2,3,4) vs the exact "
-          "sigmoidal solutions and the exact discrete recursion", ModesConfig, quick=ModesConfig, full=_modes_full)
+@register(
+    "deep_linear_modes",
+    "mode strengths u_α(t) of decoupled deep linear nets (D=2,3,4) vs the exact "
+    "sigmoidal solutions and the exact discrete recursion",
+    ModesConfig,
+    quick=ModesConfig,
+    full=_modes_full,
+)
 def run_modes(cfg: ModesConfig, seed: int, ctx: RunContext) -> Result:
     s = jnp.asarray(cfg.singular_values, jnp.float64)
     task = dl.synthetic_task(jax.random.PRNGKey(seed), s, cfg.n_in, cfg.n_out)
@@ -89,8 +106,9 @@ def run_modes(cfg: ModesConfig, seed: int, ctx: RunContext) -> Result:
     checks, arrays, per_depth = [], {}, {}
     for depth in cfg.depths:
         widths = (cfg.n_in,) + (cfg.hidden,) * (depth - 1) + (cfg.n_out,)
-        params = dl.init_params(jax.random.PRNGKey(seed + 1), widths, "decoupled", task=task,
-                                initial_strength=cfg.initial_strength)
+        params = dl.init_params(
+            jax.random.PRNGKey(seed + 1), widths, "decoupled", task=task, initial_strength=cfg.initial_strength
+        )
         t_end = cfg.duration * float(th.learning_time(s_task.min(), cfg.initial_strength, depth=depth, fraction=0.999))
         record_every = max(1, int(np.ceil(t_end / cfg.lr / cfg.n_records)))
         n_steps = record_every * cfg.n_records
@@ -99,35 +117,54 @@ def run_modes(cfg: ModesConfig, seed: int, ctx: RunContext) -> Result:
         u_sim = np.asarray(traj.modes[:, :r])
         t = np.asarray(traj.steps) * cfg.lr
         u_flow = np.asarray(th.mode_strength(t[:, None], s_task, cfg.initial_strength, depth=depth))
-        u_rec = np.asarray(th.discrete_mode_trajectory(n_steps, s_task, cfg.initial_strength, cfg.lr, depth=depth,
-                                                       record_every=record_every))
+        u_rec = np.asarray(
+            th.discrete_mode_trajectory(
+                n_steps, s_task, cfg.initial_strength, cfg.lr, depth=depth, record_every=record_every
+            )
+        )
         pred = np.asarray(th.discretisation_error(s_task, cfg.initial_strength, cfg.lr, depth=depth))
         h = cfg.lr * depth * s_task ** (2.0 - 2.0 / depth)  # dimensionless step η·|f'| at the optimum
         err = np.max(np.abs(u_sim - u_flow), axis=0)
         rec_err = float(np.max(np.abs(u_sim - u_rec) / s_task))
         # Rounding: each step adds O(ε) relative error and GD and the recursion round differently, so the gap is
         # a random walk ~ ε·√n·(few): ≈ 2e-16·√2e5·5 ≈ 5e-13 at the full size (measured 2.3e-13). Issue: ~1e-12.
-        checks.append(Check.at_most(
-            f"exact_recursion_D{depth}", rec_err, 1e-12,
-            f"max_t,α |u_GD − u_recursion|/s_α for depth {depth}: full-matrix GD vs the exact scalar recursion "
-            "a ← a + η a^(D−1)(s − a^D) (spec §6.5); tolerance is float64 rounding over the run"))
+        checks.append(
+            Check.at_most(
+                f"exact_recursion_D{depth}",
+                rec_err,
+                1e-12,
+                f"max_t,α |u_GD − u_recursion|/s_α for depth {depth}: full-matrix GD vs the exact scalar recursion "
+                "a ← a + η a^(D−1)(s − a^D) (spec §6.5); tolerance is float64 rounding over the run",
+            )
+        )
         # The neglected second-order terms are O(h) relative to the first-order prediction; the prefactor 5 is a
         # stated O(1) allowance, not a fit: measured |err/pred − 1| is ≤ 3e-4 at h ≤ 0.011 (quick), ≤ 1e-4 (full).
         bound = pred * (1.0 + 5.0 * h)
-        checks.append(Check.at_most(
-            f"flow_error_D{depth}", float(np.max(err / s_task)), float(np.max(bound / s_task)),
-            f"max_t,α |u_GD − u_theory|/s_α for depth {depth} (theory: mode_strength, t = η·step). Tolerance: the "
-            "first-order discretisation error of theory.discretisation_error, (η/2)|u̇ ln(f(a)/f(a0))|, plus 5h for "
-            "the neglected O(h²) terms, h = η D s^(2−2/D) (spec §7; for D = 2 the spec's fit is "
-            "0.106 η s² ln(s/u0))"))
+        checks.append(
+            Check.at_most(
+                f"flow_error_D{depth}",
+                float(np.max(err / s_task)),
+                float(np.max(bound / s_task)),
+                f"max_t,α |u_GD − u_theory|/s_α for depth {depth} (theory: mode_strength, t = η·step). Tolerance: the "
+                "first-order discretisation error of theory.discretisation_error, (η/2)|u̇ ln(f(a)/f(a0))|, plus 5h for "
+                "the neglected O(h²) terms, h = η D s^(2−2/D) (spec §7; for D = 2 the spec's fit is "
+                "0.106 η s² ln(s/u0))",
+            )
+        )
         ratio = err / pred
-        checks.append(Check.at_most(
-            f"first_order_error_ratio_D{depth}", float(np.max(np.abs(ratio - 1.0))), float(5.0 * np.max(h)),
-            f"max_α |measured/predicted − 1| of the discretisation error at depth {depth}: backward error analysis "
-            "predicts the gap itself, not only a bound; second-order terms are O(h) relative, h = η D s^(2−2/D)"))
+        checks.append(
+            Check.at_most(
+                f"first_order_error_ratio_D{depth}",
+                float(np.max(np.abs(ratio - 1.0))),
+                float(5.0 * np.max(h)),
+                f"max_α |measured/predicted − 1| of the discretisation error at depth {depth}: backward error analysis "
+                "predicts the gap itself, not only a bound; second-order terms are O(h) relative, h = η D s^(2−2/D)",
+            )
+        )
         per_depth[depth] = (t, u_sim, u_flow, err, pred)
-        arrays.update({f"t_D{depth}": t, f"u_sim_D{depth}": u_sim, f"u_theory_D{depth}": u_flow,
-                       f"u_recursion_D{depth}": u_rec})
+        arrays.update(
+            {f"t_D{depth}": t, f"u_sim_D{depth}": u_sim, f"u_theory_D{depth}": u_flow, f"u_recursion_D{depth}": u_rec}
+        )
     arrays["singular_values"] = s_task
     return Result(checks, arrays, _modes_figures(per_depth, s_task, cfg), {"singular_values": s_task})
 
@@ -152,8 +189,9 @@ def _modes_figures(per_depth, s, cfg):
     for ax, d in zip(axes2[0], depths, strict=True):
         t, u_sim, u_flow, err, pred = per_depth[d]
         for a in range(len(s)):
-            ax.plot(t, np.abs(u_sim[:, a] - u_flow[:, a]) / s[a], color=colors[a],
-                    label=f"|sim − theory|/s, s={s[a]:g}")
+            ax.plot(
+                t, np.abs(u_sim[:, a] - u_flow[:, a]) / s[a], color=colors[a], label=f"|sim − theory|/s, s={s[a]:g}"
+            )
             ax.axhline(pred[a] / s[a], color=colors[a], ls=":", lw=1)
         ax.set_title(f"D = {d}: dotted = predicted max error")
         ax.set_xlabel("time t = η · step")
@@ -180,8 +218,11 @@ class LearningTimeConfig:
     delay_c: tuple = setting((0.5, 1.0, 1.5, 1.95), "rate factors c, η = c / (D s_max^(2-2/D)); c < 2 is stable")
     init_depths: tuple = setting((2, 4, 8), "depths of the orthogonal vs scaled-Gaussian run (spec P11)")
     init_width: int = setting(32, "input and hidden width of the P11 run")
-    init_out: int = setting(16, "output size of the P11 run (modes, s in [0.5, 1.5]); must be < init_width, since on "
-                                "a square task balanced (orthogonal) init cannot change det(W_tot)'s sign")
+    init_out: int = setting(
+        16,
+        "output size of the P11 run (modes, s in [0.5, 1.5]); must be < init_width, since on "
+        "a square task balanced (orthogonal) init cannot change det(W_tot)'s sign",
+    )
     init_c: tuple = setting((0.05, 0.1, 0.2, 0.4, 0.8), "rate factors c, η = c / D, of the P11 run")
     max_steps: int = setting(4000, "step cap of the P10/P11 runs")
     init_seeds: int = setting(2, "random initialisations per scheme and depth in the P11 run")
@@ -189,30 +230,44 @@ class LearningTimeConfig:
 
     def validate(self):
         _validate_common(self.singular_values, (2,), self.lr, self.initial_strength)
-        require(all(isinstance(d, int) and d >= 1 for d in self.delay_depths + self.init_depths),
-                f"delay_depths and init_depths must be integers >= 1; got {self.delay_depths}, {self.init_depths}")
+        require(
+            all(isinstance(d, int) and d >= 1 for d in self.delay_depths + self.init_depths),
+            f"delay_depths and init_depths must be integers >= 1; got {self.delay_depths}, {self.init_depths}",
+        )
         require(self.delay_modes >= 1, f"delay_modes must be >= 1; got {self.delay_modes}")
         require(0 < self.delay_u0 < 0.5, f"delay_u0 must satisfy 0 < delay_u0 < 0.5 (smallest s); got {self.delay_u0}")
-        require(all(0 < c < 2 for c in self.delay_c),
-                f"delay_c must satisfy 0 < c < 2 (stability bound η < 2/(D s_max^(2-2/D))); got {self.delay_c}")
+        require(
+            all(0 < c < 2 for c in self.delay_c),
+            f"delay_c must satisfy 0 < c < 2 (stability bound η < 2/(D s_max^(2-2/D))); got {self.delay_c}",
+        )
         require(all(0 < c < 2 for c in self.init_c), f"init_c must satisfy 0 < c < 2; got {self.init_c}")
         require(self.init_width >= 2, f"init_width must be >= 2; got {self.init_width}")
-        require(1 <= self.init_out < self.init_width,
-                f"init_out must satisfy 1 <= init_out < init_width = {self.init_width}; got {self.init_out}")
+        require(
+            1 <= self.init_out < self.init_width,
+            f"init_out must satisfy 1 <= init_out < init_width = {self.init_width}; got {self.init_out}",
+        )
         require(self.max_steps >= 1, f"max_steps must be >= 1; got {self.max_steps}")
         require(self.init_seeds >= 1, f"init_seeds must be >= 1; got {self.init_seeds}")
         require(self.spectrum_samples >= 2, f"spectrum_samples must be >= 2; got {self.spectrum_samples}")
 
 
 def _learning_time_full() -> LearningTimeConfig:
-    return LearningTimeConfig(delay_depths=(2, 3, 5, 10, 20, 50, 100),
-                              delay_c=tuple(float(c) for c in np.round(np.linspace(0.1, 1.95, 20), 4)),
-                              init_depths=(2, 4, 8, 16, 32, 64), init_seeds=4)
+    return LearningTimeConfig(
+        delay_depths=(2, 3, 5, 10, 20, 50, 100),
+        delay_c=tuple(float(c) for c in np.round(np.linspace(0.1, 1.95, 20), 4)),
+        init_depths=(2, 4, 8, 16, 32, 64),
+        init_seeds=4,
+    )
 
 
-@register("deep_linear_learning_time", "half-learning time vs s (1/s law with its log factor), finite depth delay "
-          "at the best stable rate, and orthogonal vs scaled-Gaussian initialisation", LearningTimeConfig,
-          quick=LearningTimeConfig, full=_learning_time_full)
+@register(
+    "deep_linear_learning_time",
+    "half-learning time vs s (1/s law with its log factor), finite depth delay "
+    "at the best stable rate, and orthogonal vs scaled-Gaussian initialisation",
+    LearningTimeConfig,
+    quick=LearningTimeConfig,
+    full=_learning_time_full,
+)
 def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Result:
     checks, arrays, metrics, figs = [], {}, {}, {}
     key = jax.random.PRNGKey(seed)
@@ -240,14 +295,24 @@ def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Re
     # interpolation adds no first-order error). Neglected: second-order lag, relative O(ηs) of the lag itself.
     n_interp = first_crossing(np.asarray(traj.steps, float), u, s / 2)
     tol_half = float(np.max(lag_steps * lr * s))
-    checks.append(Check.at_most(
-        "half_time_vs_formula", float(np.max(np.abs(n_interp - (n_flow + lag_steps)))), tol_half,
-        "max_α |n_half,sim − (t_half(s_α)/η + lag_α)| in steps (crossing interpolated between steps), t_half = "
-        "ln((s−u0)/u0)/(2s) (eq. 11), lag_α = ½ ln(f(a_half)/f(a0)) the first-order discretisation lag (≈ λs/2 "
-        "relative, spec §7); tolerance max_α lag_α·ηs_α, the size of the neglected second-order lag"))
-    checks.append(Check.at_most(
-        "half_time_exact_recursion", float(np.max(np.abs(n_sim - n_exact))), 0.0,
-        "max_α |n_half,sim − n_half,recursion| in steps: full network vs the exact discrete mode recursion"))
+    checks.append(
+        Check.at_most(
+            "half_time_vs_formula",
+            float(np.max(np.abs(n_interp - (n_flow + lag_steps)))),
+            tol_half,
+            "max_α |n_half,sim − (t_half(s_α)/η + lag_α)| in steps (crossing interpolated between steps), t_half = "
+            "ln((s−u0)/u0)/(2s) (eq. 11), lag_α = ½ ln(f(a_half)/f(a0)) the first-order discretisation lag (≈ λs/2 "
+            "relative, spec §7); tolerance max_α lag_α·ηs_α, the size of the neglected second-order lag",
+        )
+    )
+    checks.append(
+        Check.at_most(
+            "half_time_exact_recursion",
+            float(np.max(np.abs(n_sim - n_exact))),
+            0.0,
+            "max_α |n_half,sim − n_half,recursion| in steps: full network vs the exact discrete mode recursion",
+        )
+    )
     ts = n_sim * lr * s
     metrics["t_half_times_s"] = dict(zip([f"{x:g}" for x in s], ts.tolist(), strict=True))
     spread = float(ts.max() / ts.min())
@@ -255,13 +320,25 @@ def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Re
     # The simulated t_half·s differs from the flow's by the relative lag ≈ ηs/2 (largest for s_max) plus ±1 step of
     # integer crossing, so the spread ratio can move by at most η(s_max − s_min)/2 + 1/min(n_half).
     tol_spread = lr * (s.max() - s.min()) / 2 + 1.0 / float(n_sim.min())
-    checks.append(Check.at_most(
-        "t_half_times_s_spread", abs(spread / spread_theory - 1.0), tol_spread,
-        "|spread_sim / spread_theory − 1|, spread = max/min over s of t_half·s (theory ln((s−u0)/u0)/2 = "
-        f"{spread_theory:.4f}: t_half·s is NOT constant, 7467…6215 steps·λ for s = 3…0.25 at λ = 1e-3); tolerance "
-        "η(s_max − s_min)/2 + 1/min n_half from the discretisation lag and integer crossings"))
-    arrays.update({"p3_s": s, "p3_n_half_sim": n_sim, "p3_n_half_interpolated": n_interp, "p3_n_half_flow": n_flow,
-                   "p3_n_half_recursion": n_exact})
+    checks.append(
+        Check.at_most(
+            "t_half_times_s_spread",
+            abs(spread / spread_theory - 1.0),
+            tol_spread,
+            "|spread_sim / spread_theory − 1|, spread = max/min over s of t_half·s (theory ln((s−u0)/u0)/2 = "
+            f"{spread_theory:.4f}: t_half·s is NOT constant, 7467…6215 steps·λ for s = 3…0.25 at λ = 1e-3); tolerance "
+            "η(s_max − s_min)/2 + 1/min n_half from the discretisation lag and integer crossings",
+        )
+    )
+    arrays.update(
+        {
+            "p3_s": s,
+            "p3_n_half_sim": n_sim,
+            "p3_n_half_interpolated": n_interp,
+            "p3_n_half_flow": n_flow,
+            "p3_n_half_recursion": n_exact,
+        }
+    )
     figs["half_time_vs_s"] = _half_time_figure(s, n_sim * lr, u0, lr)
 
     # ---- (b) finite depth delay at the best stable learning rate (spec P10)
@@ -278,42 +355,75 @@ def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Re
         _, tr = dl.train_batch(batch, task_d, lrs, cfg.max_steps, progress=ctx.progress)
         ok = np.all(np.asarray(tr.modes) >= 0.99 * sd, axis=-1)  # (C, T+1)
         steps_sim = first_true(ok, axis=-1, missing=np.inf)
-        rec = np.asarray(th.discrete_mode_trajectory(cfg.max_steps, sd[None, :], cfg.delay_u0, lrs[:, None],
-                                                     depth=depth))  # (T+1, C, r)
+        rec = np.asarray(
+            th.discrete_mode_trajectory(cfg.max_steps, sd[None, :], cfg.delay_u0, lrs[:, None], depth=depth)
+        )  # (T+1, C, r)
         steps_rec = first_true(np.all(rec >= 0.99 * sd, axis=-1).T, axis=-1, missing=np.inf)
         best = int(np.argmin(steps_sim))
         t_flow = float(th.learning_time(sd.min(), cfg.delay_u0, depth=depth, fraction=0.99))
         t_inf = float(th.learning_time_infinite_depth(sd.min(), cfg.delay_u0, depth=depth, fraction=0.99))
         with np.errstate(invalid="ignore"):  # inf − inf where neither converged: those agree
             diff = np.where(steps_sim == steps_rec, 0.0, np.abs(steps_sim - steps_rec))
-        rows.append((depth, steps_sim[best], steps_rec[best], cs[best], lrs[best], t_flow / lrs[best],
-                     t_inf / lrs[best], np.max(diff)))
+        rows.append(
+            (
+                depth,
+                steps_sim[best],
+                steps_rec[best],
+                cs[best],
+                lrs[best],
+                t_flow / lrs[best],
+                t_inf / lrs[best],
+                np.max(diff),
+            )
+        )
     rows = np.asarray(rows, float)
     arrays["p10_rows"] = rows
-    arrays["p10_columns"] = np.array(["depth", "steps_sim", "steps_recursion", "best_c", "lr", "steps_flow",
-                                      "steps_eq17", "max_abs_diff_all_c"])
-    checks.append(Check.at_most(
-        "delay_exact_recursion", float(np.nanmax(rows[:, 7])), 1.0,
-        "max over depths and rates of |steps_sim − steps_recursion| (criterion all u_α ≥ 0.99 s_α): full network vs "
-        "exact per-mode recursion; tolerance 1 step for rounding at the threshold"))
+    arrays["p10_columns"] = np.array(
+        ["depth", "steps_sim", "steps_recursion", "best_c", "lr", "steps_flow", "steps_eq17", "max_abs_diff_all_c"]
+    )
+    checks.append(
+        Check.at_most(
+            "delay_exact_recursion",
+            float(np.nanmax(rows[:, 7])),
+            1.0,
+            "max over depths and rates of |steps_sim − steps_recursion| (criterion all u_α ≥ 0.99 s_α): full network vs "
+            "exact per-mode recursion; tolerance 1 step for rounding at the threshold",
+        )
+    )
     # flow prediction of the slowest mode: first-order lag ½ ln(f_f/f_0) ≤ 1 step here, +1 for the integer crossing
     a_f = (0.99 * sd.min()) ** (1 / rows[:, 0])
     a_0 = cfg.delay_u0 ** (1 / rows[:, 0])
-    lag = 0.5 * np.abs(np.log(a_f ** (rows[:, 0] - 1) * 0.01 * sd.min()
-                              / (a_0 ** (rows[:, 0] - 1) * (sd.min() - cfg.delay_u0))))
-    checks.append(Check.at_most(
-        "delay_vs_flow_theory", float(np.max(np.abs(rows[:, 1] - rows[:, 5]) - lag)), 2.0,
-        "max over depths of |steps_sim − t_flow(D)/η| − lag_D at the best rate, t_flow from learning_time (₂F₁ "
-        "closed form) for the slowest mode; lag_D = ½|ln(f_final/f_0)| is the first-order discretisation lag; "
-        "tolerance 2 steps (integer crossing + criterion over all modes)"))
-    checks.append(Check.at_most(
-        "delay_below_infinite_depth_limit", float(np.max(rows[:, 1] / rows[:, 6])), 1.0,
-        "max over depths of steps_sim / steps_eq17: with η ∝ 1/(D s_max^(2−2/D)) learning time stays below the "
-        "depth-independent eq. 17 asymptote (finite depth delay)"))
+    lag = 0.5 * np.abs(
+        np.log(a_f ** (rows[:, 0] - 1) * 0.01 * sd.min() / (a_0 ** (rows[:, 0] - 1) * (sd.min() - cfg.delay_u0)))
+    )
+    checks.append(
+        Check.at_most(
+            "delay_vs_flow_theory",
+            float(np.max(np.abs(rows[:, 1] - rows[:, 5]) - lag)),
+            2.0,
+            "max over depths of |steps_sim − t_flow(D)/η| − lag_D at the best rate, t_flow from learning_time (₂F₁ "
+            "closed form) for the slowest mode; lag_D = ½|ln(f_final/f_0)| is the first-order discretisation lag; "
+            "tolerance 2 steps (integer crossing + criterion over all modes)",
+        )
+    )
+    checks.append(
+        Check.at_most(
+            "delay_below_infinite_depth_limit",
+            float(np.max(rows[:, 1] / rows[:, 6])),
+            1.0,
+            "max over depths of steps_sim / steps_eq17: with η ∝ 1/(D s_max^(2−2/D)) learning time stays below the "
+            "depth-independent eq. 17 asymptote (finite depth delay)",
+        )
+    )
     if rows[-1, 0] >= 50 and len(rows) >= 2:
-        checks.append(Check.at_most(
-            "delay_saturates", float(rows[-1, 1] / rows[-2, 1]), 1.2,
-            f"steps(D={rows[-1, 0]:.0f}) / steps(D={rows[-2, 0]:.0f}) at the best rate (spec P10: < 1.2)"))
+        checks.append(
+            Check.at_most(
+                "delay_saturates",
+                float(rows[-1, 1] / rows[-2, 1]),
+                1.2,
+                f"steps(D={rows[-1, 0]:.0f}) / steps(D={rows[-2, 0]:.0f}) at the best rate (spec P10: < 1.2)",
+            )
+        )
     figs["steps_vs_depth"] = _delay_figure(rows)
 
     # ---- (c) orthogonal vs scaled Gaussian (spec P11)
@@ -351,10 +461,15 @@ def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Re
     rows11 = np.asarray(res["rows"], float)
     arrays["p11_rows"] = rows11
     arrays["p11_columns"] = np.array(["depth", "steps_orthogonal", "steps_scaled_gaussian"])
-    checks.append(Check.at_most(
-        "orthogonal_isometry", float(np.max(res["isometry_err"])), 1e-12,
-        "max |σ_i(W_tot(0)) − 1| for random orthogonal init: products of orthogonal matrices are exactly "
-        "isometric (dynamical isometry); tolerance float64 rounding"))
+    checks.append(
+        Check.at_most(
+            "orthogonal_isometry",
+            float(np.max(res["isometry_err"])),
+            1e-12,
+            "max |σ_i(W_tot(0)) − 1| for random orthogonal init: products of orthogonal matrices are exactly "
+            "isometric (dynamical isometry); tolerance float64 rounding",
+        )
+    )
     # E[σ²] of a product of scaled Gaussians is exactly 1 at any depth; tolerance 4 standard errors of the mean
     means, ses = [], []
     for _, sq in res["gauss_sq_sv"]:
@@ -362,19 +477,34 @@ def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Re
         means.append(per_seed.mean())
         ses.append(per_seed.std(ddof=1) / np.sqrt(len(per_seed)))
     zs = np.abs(np.asarray(means) - 1.0) / np.maximum(np.asarray(ses), 1e-12)
-    checks.append(Check.at_most(
-        "gaussian_product_mean_sq_singular_value", float(np.max(zs)), 4.0,
-        "max over depths of |mean σ²(W_tot(0)) − 1| in standard errors: scaled Gaussian layers preserve the norm "
-        "only on average, E[σ²] = 1 at every depth (spec §4, P12); tolerance 4 standard errors over "
-        "spectrum_samples draws"))
+    checks.append(
+        Check.at_most(
+            "gaussian_product_mean_sq_singular_value",
+            float(np.max(zs)),
+            4.0,
+            "max over depths of |mean σ²(W_tot(0)) − 1| in standard errors: scaled Gaussian layers preserve the norm "
+            "only on average, E[σ²] = 1 at every depth (spec §4, P12); tolerance 4 standard errors over "
+            "spectrum_samples draws",
+        )
+    )
     deepest = rows11[np.argmax(rows11[:, 0])]
-    checks.append(Check.at_least(
-        "gaussian_slower_than_orthogonal", float(deepest[2] / deepest[1]), 5.0,
-        f"steps(scaled Gaussian) / steps(orthogonal) at the deepest depth D={deepest[0]:.0f}, best rate each (spec "
-        "P11: ≥ 5×; products of Gaussian layers have most singular values near 0, orthogonal ones none)"))
-    checks.append(Check.at_most(
-        "orthogonal_converges", float(np.max(rows11[:, 1])), float(cfg.max_steps),
-        "max over depths of steps to loss < 1e-3 L0 from random orthogonal init (converges at every depth)"))
+    checks.append(
+        Check.at_least(
+            "gaussian_slower_than_orthogonal",
+            float(deepest[2] / deepest[1]),
+            5.0,
+            f"steps(scaled Gaussian) / steps(orthogonal) at the deepest depth D={deepest[0]:.0f}, best rate each (spec "
+            "P11: ≥ 5×; products of Gaussian layers have most singular values near 0, orthogonal ones none)",
+        )
+    )
+    checks.append(
+        Check.at_most(
+            "orthogonal_converges",
+            float(np.max(rows11[:, 1])),
+            float(cfg.max_steps),
+            "max over depths of steps to loss < 1e-3 L0 from random orthogonal init (converges at every depth)",
+        )
+    )
     figs["initialisation_vs_depth"] = _init_figure(rows11, cfg.max_steps)
     metrics.update({"p10": rows.tolist(), "p11": rows11.tolist()})
     return Result(checks, arrays, figs, metrics)
@@ -385,8 +515,13 @@ def _half_time_figure(s, t_sim, u0, lr):
     grid = np.geomspace(s.min() * 0.8, s.max() * 1.25, 200)
     fig, ax = plt.subplots(figsize=(5, 3.8))
     ax.plot(grid, np.asarray(th.learning_time(grid, u0, depth=2)), "k--", label="theory: ln((s−u0)/u0) / 2s")
-    ax.plot(grid, np.asarray(th.learning_time(s.max(), u0, depth=2)) * s.max() / grid, ":", color="gray",
-            label="constant t·s (not the law)")
+    ax.plot(
+        grid,
+        np.asarray(th.learning_time(s.max(), u0, depth=2)) * s.max() / grid,
+        ":",
+        color="gray",
+        label="constant t·s (not the law)",
+    )
     ax.plot(s, t_sim, "o", color="C3", ms=7, label=f"simulation (η = {lr:g})")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -467,22 +602,34 @@ class SemanticConfig:
         require(self.n_steps >= 1, f"n_steps must be >= 1; got {self.n_steps}")
         s_max = float(th.hierarchy_singular_values(self.levels, self.flip_prob, self.n_features)[0])
         bound = 1.0 / s_max
-        require(0 < self.lr < bound, f"lr must satisfy 0 < lr < {bound:.4g} (stability bound 1/s_max, "
-                                     f"s_max ≈ {s_max:.3g} for this tree); got {self.lr}")
+        require(
+            0 < self.lr < bound,
+            f"lr must satisfy 0 < lr < {bound:.4g} (stability bound 1/s_max, "
+            f"s_max ≈ {s_max:.3g} for this tree); got {self.lr}",
+        )
         n_items = 2**self.levels
-        require(all(1 <= m <= min(n_items, self.hidden) for m in self.shown_modes),
-                f"shown_modes must lie in 1..min(items, hidden) = {min(n_items, self.hidden)}; got {self.shown_modes}")
-        require(1 <= self.strong_modes <= min(n_items, self.hidden),
-                f"strong_modes must lie in 1..{min(n_items, self.hidden)}; got {self.strong_modes}")
+        require(
+            all(1 <= m <= min(n_items, self.hidden) for m in self.shown_modes),
+            f"shown_modes must lie in 1..min(items, hidden) = {min(n_items, self.hidden)}; got {self.shown_modes}",
+        )
+        require(
+            1 <= self.strong_modes <= min(n_items, self.hidden),
+            f"strong_modes must lie in 1..{min(n_items, self.hidden)}; got {self.strong_modes}",
+        )
 
 
 def _semantic_full() -> SemanticConfig:
     return SemanticConfig(n_seeds=100)
 
 
-@register("deep_linear_semantic", "hierarchical (binary-tree) items from small random init: per-mode t_half delay vs "
-          "the logistic with u0_eff, tree spectrum, predicted loss curve (Saxe Fig. 3)", SemanticConfig,
-          quick=SemanticConfig, full=_semantic_full)
+@register(
+    "deep_linear_semantic",
+    "hierarchical (binary-tree) items from small random init: per-mode t_half delay vs "
+    "the logistic with u0_eff, tree spectrum, predicted loss curve (Saxe Fig. 3)",
+    SemanticConfig,
+    quick=SemanticConfig,
+    full=_semantic_full,
+)
 def run_semantic(cfg: SemanticConfig, seed: int, ctx: RunContext) -> Result:
     key = jax.random.PRNGKey(seed)
     k_data, k_init = jax.random.split(key)
@@ -507,22 +654,43 @@ def run_semantic(cfg: SemanticConfig, seed: int, ctx: RunContext) -> Result:
     sd_delay = np.nanstd(delay, axis=0)
     checks = []
     n_missing = int(np.sum(np.isnan(t_sim)))
-    checks.append(Check.at_most("modes_reach_half", n_missing, 0,
-                                "number of (seed, mode) pairs that never reach s/2 within the run (must be 0)"))
+    checks.append(
+        Check.at_most(
+            "modes_reach_half",
+            n_missing,
+            0,
+            "number of (seed, mode) pairs that never reach s/2 within the run (must be 0)",
+        )
+    )
     strong = slice(0, cfg.strong_modes)
-    checks.append(Check.at_most(
-        f"delay_modes_1_{cfg.strong_modes}", float(np.max(mean_delay[strong])), cfg.strong_delay,
-        f"max over modes 1..{cfg.strong_modes} of the mean relative delay (t_half,sim − t_half,theory)/t_half,theory, "
-        "theory = logistic with u0_eff = ¼|a0+b0|² (spec §2.4). ≈ λs_1/2 = 0.02 of it is discretisation lag, "
-        "the rest competition between modes; spec P5 measured 0.02–0.04"))
+    checks.append(
+        Check.at_most(
+            f"delay_modes_1_{cfg.strong_modes}",
+            float(np.max(mean_delay[strong])),
+            cfg.strong_delay,
+            f"max over modes 1..{cfg.strong_modes} of the mean relative delay (t_half,sim − t_half,theory)/t_half,theory, "
+            "theory = logistic with u0_eff = ¼|a0+b0|² (spec §2.4). ≈ λs_1/2 = 0.02 of it is discretisation lag, "
+            "the rest competition between modes; spec P5 measured 0.02–0.04",
+        )
+    )
     weakest = max(cfg.shown_modes)
-    checks.append(Check.at_most(
-        f"delay_mode_{weakest}", float(mean_delay[weakest - 1]), cfg.weak_delay,
-        f"mean relative t_half delay of mode {weakest} (weak modes are delayed most by competition; spec P5: "
-        "0.11–0.19 measured, < 0.3 asserted)"))
-    checks.append(Check.at_least(
-        "delay_nonnegative", float(np.min(mean_delay)), 0.0,
-        "min over modes of the mean relative delay: discretisation (λs/2 > 0) and competition only delay learning"))
+    checks.append(
+        Check.at_most(
+            f"delay_mode_{weakest}",
+            float(mean_delay[weakest - 1]),
+            cfg.weak_delay,
+            f"mean relative t_half delay of mode {weakest} (weak modes are delayed most by competition; spec P5: "
+            "0.11–0.19 measured, < 0.3 asserted)",
+        )
+    )
+    checks.append(
+        Check.at_least(
+            "delay_nonnegative",
+            float(np.min(mean_delay)),
+            0.0,
+            "min over modes of the mean relative delay: discretisation (λs/2 > 0) and competition only delay learning",
+        )
+    )
 
     # tree spectrum: closed form vs empirical, per degenerate group
     s_th = np.asarray(th.hierarchy_singular_values(cfg.levels, cfg.flip_prob, cfg.n_features))[:r]
@@ -539,10 +707,15 @@ def run_semantic(cfg: SemanticConfig, seed: int, ctx: RunContext) -> Result:
         # relative s.d. ≈ √(2/(N_f m)) for Gaussian-like features; 4 s.d.
         tols.append(4.0 * np.sqrt(2.0 / (cfg.n_features * m)))
     ratio = np.asarray(devs) / np.asarray(tols)
-    checks.append(Check.at_most(
-        "tree_spectrum", float(np.max(ratio)), 1.0,
-        "max over tree levels of |mean s²_emp / (N_f λ_level) − 1| divided by its tolerance 4√(2/(N_f m)) (4 "
-        "sampling s.d. of a mean of m eigenvalues); closed-form spectrum of the branching diffusion (spec §6.1)"))
+    checks.append(
+        Check.at_most(
+            "tree_spectrum",
+            float(np.max(ratio)),
+            1.0,
+            "max over tree levels of |mean s²_emp / (N_f λ_level) − 1| divided by its tolerance 4√(2/(N_f m)) (4 "
+            "sampling s.d. of a mean of m eigenvalues); closed-form spectrum of the branching diffusion (spec §6.1)",
+        )
+    )
 
     # predicted loss curve: network_map per seed with u0_eff, vs simulated loss
     loss_sim = np.asarray(traj.loss)  # (seeds, T+1)
@@ -554,13 +727,27 @@ def run_semantic(cfg: SemanticConfig, seed: int, ctx: RunContext) -> Result:
     # with max (s−u)u̇ = max 2u(s−u)² = 8s³/27 for the logistic; summed over modes, relative to L(0) = ½Σs².
     delta = np.where(np.arange(r) < cfg.strong_modes, cfg.strong_delay, cfg.weak_delay)
     tol_loss = float(np.max(np.sum(8 * s**3 / 27 * delta * t_th, axis=1) / l0[:, 0]))
-    checks.append(Check.at_most(
-        "loss_curve", loss_err, tol_loss,
-        "max_t |L_sim(t) − L_theory(t)| / L(0), L_theory = ½Σ(s_α − u_α(t))² from network_map with u0_eff; "
-        "tolerance: the loss shift caused by the allowed per-mode delays, Σ_α (8 s_α³/27) δ_α t_half,α / L(0)"))
+    checks.append(
+        Check.at_most(
+            "loss_curve",
+            loss_err,
+            tol_loss,
+            "max_t |L_sim(t) − L_theory(t)| / L(0), L_theory = ½Σ(s_α − u_α(t))² from network_map with u0_eff; "
+            "tolerance: the loss shift caused by the allowed per-mode delays, Σ_α (8 s_α³/27) δ_α t_half,α / L(0)",
+        )
+    )
 
-    arrays = {"t": t, "u_sim": u, "s": s, "s_theory": s_th, "u0_eff": u0_eff, "t_half_sim": t_sim,
-              "t_half_theory": t_th, "loss_sim": loss_sim, "loss_theory": loss_th}
+    arrays = {
+        "t": t,
+        "u_sim": u,
+        "s": s,
+        "s_theory": s_th,
+        "u0_eff": u0_eff,
+        "t_half_sim": t_sim,
+        "t_half_theory": t_th,
+        "loss_sim": loss_sim,
+        "loss_theory": loss_th,
+    }
     metrics = {"mean_delay": mean_delay, "sd_delay": sd_delay, "loss_error": loss_err}
     figs = _semantic_figures(cfg, t, u, s, u0_eff, mean_delay, sd_delay, loss_sim, loss_th, s_th)
     return Result(checks, arrays, figs, metrics)

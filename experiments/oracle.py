@@ -173,8 +173,9 @@ def compute_golden() -> dict[str, dict[str, np.ndarray]]:
             gp[f"{name}_t{i}_cov"] = np.asarray(g.covariance, np.float64)
     xp = np.asarray(th.normalize_inputs(th.all_binary_inputs(POSTERIOR_K)), np.float64)
     Xp, Yp = (np.asarray(a, np.float64) for a in th.training_set(np.array(POSTERIOR_PERM)))
-    post = nt.predict.gradient_descent_mse_ensemble(nt_kernel_fn("ntk", 1.0, None, 8, POSTERIOR_K), Xp, Yp,
-                                                    diag_reg=0.0)(t=None, x_test=xp, get="nngp", compute_cov=True)
+    post = nt.predict.gradient_descent_mse_ensemble(
+        nt_kernel_fn("ntk", 1.0, None, 8, POSTERIOR_K), Xp, Yp, diag_reg=0.0
+    )(t=None, x_test=xp, get="nngp", compute_cov=True)
     gp["posterior_x"], gp["posterior_mean"] = xp, np.asarray(post.mean, np.float64)
     gp["posterior_cov"] = np.asarray(post.covariance, np.float64)
 
@@ -218,8 +219,9 @@ def golden_label(data: dict[str, np.ndarray]) -> str:
     return f"neural-tangents {meta.get('neural-tangents')}, jax {meta.get('jax')}"
 
 
-def compare_golden(fresh: dict[str, dict[str, np.ndarray]], folder: str | Path | None = None,
-                   rtol: float = 1e-13) -> list[str]:
+def compare_golden(
+    fresh: dict[str, dict[str, np.ndarray]], folder: str | Path | None = None, rtol: float = 1e-13
+) -> list[str]:
     """Differences between freshly computed sets and the committed files, one line each (empty: identical).
 
     Both come from the same pinned versions, so only instruction selection on a different CPU can change the
@@ -248,8 +250,9 @@ def compare_golden(fresh: dict[str, dict[str, np.ndarray]], folder: str | Path |
             scale = max(float(np.max(np.abs(b[finite]), initial=0.0)), 1e-300)
             diff = float(np.max(np.abs(a[finite] - b[finite]), initial=0.0))
             if not diff <= rtol * scale:
-                problems.append(f"{GOLDEN_FILES[name]}:{key}: max |fresh − committed| = {diff:.3e} "
-                                f"> {rtol:g} × {scale:.3e}")
+                problems.append(
+                    f"{GOLDEN_FILES[name]}:{key}: max |fresh − committed| = {diff:.3e} > {rtol:g} × {scale:.3e}"
+                )
     return problems
 
 

@@ -33,20 +33,24 @@ __all__ = ["TransitionConfig", "AutomatonConfig", "MergerConfig", "run_transitio
 
 
 def _rnn_cfg(cfg) -> tm.RNNConfig:
-    return tm.RNNConfig(hidden=cfg.hidden, activation=cfg.activation, gain=cfg.gain, optimizer=cfg.optimizer,
-                        learning_rate=cfg.lr)
+    return tm.RNNConfig(
+        hidden=cfg.hidden, activation=cfg.activation, gain=cfg.gain, optimizer=cfg.optimizer, learning_rate=cfg.lr
+    )
 
 
 def _validate_rnn(cfg):
     require(cfg.hidden >= 1, f"hidden must be an integer >= 1; got {cfg.hidden}")
-    require(cfg.activation in tm.ACTIVATIONS, f"activation must be one of {sorted(tm.ACTIVATIONS)}; "
-            f"got {cfg.activation!r}")
+    require(
+        cfg.activation in tm.ACTIVATIONS, f"activation must be one of {sorted(tm.ACTIVATIONS)}; got {cfg.activation!r}"
+    )
     require(cfg.optimizer in tm.OPTIMIZERS, f"optimizer must be one of {list(tm.OPTIMIZERS)}; got {cfg.optimizer!r}")
     require(cfg.gain > 0, f"gain must be > 0; got {cfg.gain}")
     require(cfg.lr > 0, f"lr must be > 0; got {cfg.lr}")
     require(cfg.seeds >= 1, f"seeds must be an integer >= 1; got {cfg.seeds}")
-    require(cfg.steps >= 1 and cfg.steps % cfg.record_every == 0,
-            f"steps ({cfg.steps}) must be a positive multiple of record_every ({cfg.record_every})")
+    require(
+        cfg.steps >= 1 and cfg.steps % cfg.record_every == 0,
+        f"steps ({cfg.steps}) must be a positive multiple of record_every ({cfg.record_every})",
+    )
     require(cfg.eval_length >= 1000, f"eval_length must be >= 1000 (infinite generalisation); got {cfg.eval_length}")
 
 
@@ -60,8 +64,7 @@ def _generalises(key, params, rcfg, length, n_sequences):
     return np.asarray(perfect), np.asarray(per_step)
 
 
-def _train_sweep(ctx: RunContext, name: str, key, lengths, rcfg: tm.RNNConfig, seeds: int,
-                 **kw) -> tm.TrainResult:
+def _train_sweep(ctx: RunContext, name: str, key, lengths, rcfg: tm.RNNConfig, seeds: int, **kw) -> tm.TrainResult:
     """:func:`toymodels.streaming_parity.train` as a chunked sweep over seeds (:mod:`experiments.sweep`):
     chunks of ``--max-batch`` seeds (or sized to the memory budget) stream to disk and resume; seed s is the
     same network whatever the chunking (``first_seed``)."""
@@ -84,8 +87,9 @@ def _train_sweep(ctx: RunContext, name: str, key, lengths, rcfg: tm.RNNConfig, s
     params = tm.Params(**{f: out[f"param_{f}"] for f in tm.Params._fields})
     n_rec = out["loss"].shape[-1]
     steps = kw["record_every"] * np.arange(1, n_rec + 1)
-    return tm.TrainResult(params, steps, out["loss"], steps if record else np.zeros(0), out.get("hidden"),
-                          out.get("outputs"))
+    return tm.TrainResult(
+        params, steps, out["loss"], steps if record else np.zeros(0), out.get("hidden"), out.get("outputs")
+    )
 
 
 def _train_one_length(cfg, seed: int, ctx: RunContext):
@@ -93,9 +97,18 @@ def _train_one_length(cfg, seed: int, ctx: RunContext):
     key_train, key_eval = jax.random.split(jax.random.key(seed))
     L = cfg.train_length
     ctx.log(f"  {cfg.seeds} seeds at L={L}, checkpoints every {cfg.record_every} steps")
-    res = _train_sweep(ctx, "train", key_train, [L], _rnn_cfg(cfg), cfg.seeds, steps=cfg.steps,
-                       record_every=cfg.record_every, record_prefix=L,
-                       records_per_chunk=max(1, cfg.steps // cfg.record_every // 10))
+    res = _train_sweep(
+        ctx,
+        "train",
+        key_train,
+        [L],
+        _rnn_cfg(cfg),
+        cfg.seeds,
+        steps=cfg.steps,
+        record_every=cfg.record_every,
+        record_prefix=L,
+        records_per_chunk=max(1, cfg.steps // cfg.record_every // 10),
+    )
     return res, key_eval
 
 
@@ -130,26 +143,43 @@ class TransitionConfig(RNNSettings):
 
     def validate(self):
         _validate_rnn(self)
-        require(len(self.train_lengths) >= 2 and all(int(L) >= 1 for L in self.train_lengths),
-                f"train_lengths needs >= 2 lengths, each >= 1; got {self.train_lengths}")
+        require(
+            len(self.train_lengths) >= 2 and all(int(L) >= 1 for L in self.train_lengths),
+            f"train_lengths needs >= 2 lengths, each >= 1; got {self.train_lengths}",
+        )
         require(max(self.train_lengths) <= 14, "train_lengths must be <= 14 (2^L streams per step)")
 
 
 def _transition_full():
-    return TransitionConfig(train_lengths=tuple(range(2, 11)), seeds=32, hidden=100, steps=40000, record_every=500,
-                            eval_length=10000)
+    return TransitionConfig(
+        train_lengths=tuple(range(2, 11)), seeds=32, hidden=100, steps=40000, record_every=500, eval_length=10000
+    )
 
 
-@register("parity_transition", "fraction of RNNs that compute parity on sequences of length >= 1000 vs the "
-          "training length L: the phase transition to infinite generalisation, and the extracted automata",
-          TransitionConfig, quick=TransitionConfig, full=_transition_full)
+@register(
+    "parity_transition",
+    "fraction of RNNs that compute parity on sequences of length >= 1000 vs the "
+    "training length L: the phase transition to infinite generalisation, and the extracted automata",
+    TransitionConfig,
+    quick=TransitionConfig,
+    full=_transition_full,
+)
 def run_transition(cfg: TransitionConfig, seed: int, ctx: RunContext) -> Result:
     rcfg = _rnn_cfg(cfg)
     Ls = np.asarray(cfg.train_lengths, int)
     key_train, key_eval = jax.random.split(jax.random.key(seed))
     ctx.log(f"  {cfg.seeds} seeds x {Ls.size} lengths, {cfg.steps} full-batch steps, P={cfg.hidden}")
-    res = _train_sweep(ctx, "train", key_train, Ls, rcfg, cfg.seeds, steps=cfg.steps, record_every=cfg.record_every,
-                       records_per_chunk=max(1, cfg.steps // cfg.record_every // 10))
+    res = _train_sweep(
+        ctx,
+        "train",
+        key_train,
+        Ls,
+        rcfg,
+        cfg.seeds,
+        steps=cfg.steps,
+        record_every=cfg.record_every,
+        records_per_chunk=max(1, cfg.steps // cfg.record_every // 10),
+    )
     loss = np.asarray(res.loss)  # (S, G, R)
     perfect, per_step = _generalises(key_eval, res.params, rcfg, cfg.eval_length, cfg.eval_sequences)
     ok = perfect == 1.0  # (S, G): right at every step of every test sequence
@@ -162,30 +192,46 @@ def run_transition(cfg: TransitionConfig, seed: int, ctx: RunContext) -> Result:
     is_parity = np.zeros(ok.shape, bool)
     for g, L in enumerate(Ls):
         hid, out = jax.vmap(lambda p, L=L: tm.prefix_hidden_states(p, rcfg, int(L)))(
-            jax.tree.map(lambda x, g=g: x[:, g], res.params))
+            jax.tree.map(lambda x, g=g: x[:, g], res.params)
+        )
         for s in range(cfg.seeds):
             aut = _extract(np.asarray(hid[s]), np.asarray(out[s]), cfg.merge_fraction)
             n_states[s, g], is_parity[s, g] = aut.n_states, th.computes_parity(aut)
 
     checks = []
     small = Ls[0]
-    checks.append(Check.at_most(
-        "no_generalisation_at_smallest_L", float(frac[0]), 0.0,
-        f"fraction of networks trained at L={small} (that fit their training set) computing parity at every step "
-        f"of {cfg.eval_sequences} random sequences of length {cfg.eval_length}; the transition predicts none "
-        "(below the critical length no agreeing prefixes merge, so the network only memorises)"))
+    checks.append(
+        Check.at_most(
+            "no_generalisation_at_smallest_L",
+            float(frac[0]),
+            0.0,
+            f"fraction of networks trained at L={small} (that fit their training set) computing parity at every step "
+            f"of {cfg.eval_sequences} random sequences of length {cfg.eval_length}; the transition predicts none "
+            "(below the critical length no agreeing prefixes merge, so the network only memorises)",
+        )
+    )
     best = int(np.nanargmax(frac))
-    checks.append(Check.at_least(
-        "generalisation_above_transition", float(np.nanmax(frac)), 0.5,
-        f"largest fraction of fitted networks that generalise (at L={Ls[best]}); the transition predicts a "
-        "majority above the critical length (0.5 is the definition of the transition point, not a fitted margin)"))
+    checks.append(
+        Check.at_least(
+            "generalisation_above_transition",
+            float(np.nanmax(frac)),
+            0.5,
+            f"largest fraction of fitted networks that generalise (at L={Ls[best]}); the transition predicts a "
+            "majority above the critical length (0.5 is the definition of the transition point, not a fitted margin)",
+        )
+    )
     # every automaton that computes parity belongs to a network that generalises (extraction is sound)
     sound = np.mean(ok[is_parity]) if is_parity.any() else 1.0
-    checks.append(Check.at_least(
-        "parity_automaton_implies_generalisation", float(sound), 1.0,
-        "fraction of networks whose extracted, minimised automaton computes parity that also get every step of "
-        "the long test sequences right (an automaton that closes on the prefixes up to L and computes parity "
-        "runs forever; exact, tolerance 1)"))
+    checks.append(
+        Check.at_least(
+            "parity_automaton_implies_generalisation",
+            float(sound),
+            1.0,
+            "fraction of networks whose extracted, minimised automaton computes parity that also get every step of "
+            "the long test sequences right (an automaton that closes on the prefixes up to L and computes parity "
+            "runs forever; exact, tolerance 1)",
+        )
+    )
     # transition point (simulation); the effective theory needs N_c, which is not measured independently here
     # (see parity_merger for why the pairwise theory does not describe these networks quantitatively)
     L50 = _transition_point(Ls, frac)
@@ -196,25 +242,48 @@ def run_transition(cfg: TransitionConfig, seed: int, ctx: RunContext) -> Result:
     ax[0].plot(Ls, np.mean(fitted, axis=0), "s--", alpha=0.6, label="fraction fitting the training set")
     if np.isfinite(L50):
         ax[0].axvline(L50, color="k", ls=":", label=f"transition L50 = {L50:.2f}")
-    ax[0].set(xlabel="training length L (bits)", ylabel=f"fraction perfect on length {cfg.eval_length}",
-              ylim=(-0.05, 1.05), title="phase transition to infinite generalisation")
+    ax[0].set(
+        xlabel="training length L (bits)",
+        ylabel=f"fraction perfect on length {cfg.eval_length}",
+        ylim=(-0.05, 1.05),
+        title="phase transition to infinite generalisation",
+    )
     ax[0].legend(fontsize=7)
     for g, L in enumerate(Ls):
-        ax[1].scatter(np.full(cfg.seeds, L) + np.linspace(-0.15, 0.15, cfg.seeds), n_states[:, g],
-                      c=np.where(ok[:, g], "C2", "C3"), s=14)
+        ax[1].scatter(
+            np.full(cfg.seeds, L) + np.linspace(-0.15, 0.15, cfg.seeds),
+            n_states[:, g],
+            c=np.where(ok[:, g], "C2", "C3"),
+            s=14,
+        )
     ax[1].axhline(th.parity_automaton().n_states, color="k", ls=":", label="minimal parity automaton (2)")
-    ax[1].set(xlabel="training length L (bits)", ylabel="states of the minimised automaton", yscale="log",
-              title="extracted automata (green: generalises)")
+    ax[1].set(
+        xlabel="training length L (bits)",
+        ylabel="states of the minimised automaton",
+        yscale="log",
+        title="extracted automata (green: generalises)",
+    )
     ax[1].legend(fontsize=7)
     fig.tight_layout()
-    metrics = {"train_lengths": Ls.tolist(), "fraction_generalising": frac.tolist(),
-               "fraction_fitting": np.mean(fitted, axis=0).tolist(), "transition_L50": L50,
-               "per_step_accuracy_mean": per_step.mean(axis=0).tolist(),
-               "n_states_median": np.median(n_states, axis=0).tolist(),
-               "fraction_parity_automaton": is_parity.mean(axis=0).tolist(),
-               "generalising_but_not_parity_automaton": int(np.sum(ok & fitted & ~is_parity))}
-    arrays = {"train_lengths": Ls, "loss": loss, "steps": res.steps, "perfect": perfect, "per_step": per_step,
-              "n_states": n_states, "is_parity": is_parity}
+    metrics = {
+        "train_lengths": Ls.tolist(),
+        "fraction_generalising": frac.tolist(),
+        "fraction_fitting": np.mean(fitted, axis=0).tolist(),
+        "transition_L50": L50,
+        "per_step_accuracy_mean": per_step.mean(axis=0).tolist(),
+        "n_states_median": np.median(n_states, axis=0).tolist(),
+        "fraction_parity_automaton": is_parity.mean(axis=0).tolist(),
+        "generalising_but_not_parity_automaton": int(np.sum(ok & fitted & ~is_parity)),
+    }
+    arrays = {
+        "train_lengths": Ls,
+        "loss": loss,
+        "steps": res.steps,
+        "perfect": perfect,
+        "per_step": per_step,
+        "n_states": n_states,
+        "is_parity": is_parity,
+    }
     return Result(checks, arrays, {"transition": fig}, metrics)
 
 
@@ -251,9 +320,14 @@ def _automaton_full():
     return AutomatonConfig(train_length=10, seeds=16, hidden=100, steps=40000, record_every=250, eval_length=10000)
 
 
-@register("parity_automaton", "number of states of the automaton extracted from the hidden states over training: "
-          "the rise (memorising tree) and the collapse to the two-state parity automaton", AutomatonConfig,
-          quick=AutomatonConfig, full=_automaton_full)
+@register(
+    "parity_automaton",
+    "number of states of the automaton extracted from the hidden states over training: "
+    "the rise (memorising tree) and the collapse to the two-state parity automaton",
+    AutomatonConfig,
+    quick=AutomatonConfig,
+    full=_automaton_full,
+)
 def run_automaton(cfg: AutomatonConfig, seed: int, ctx: RunContext) -> Result:
     rcfg = _rnn_cfg(cfg)
     L = cfg.train_length
@@ -269,8 +343,9 @@ def run_automaton(cfg: AutomatonConfig, seed: int, ctx: RunContext) -> Result:
             raw = th.extract_automaton(hid[s, c], out[s, c], fraction=cfg.merge_fraction)
             m = th.minimize(raw)
             raw_states[s, c], n_states[s, c], parity[s, c] = raw.n_states, m.n_states, th.computes_parity(m)
-    perfect, _ = _generalises(key_eval, jax.tree.map(lambda x: x[:, 0], res.params), rcfg, cfg.eval_length,
-                              cfg.eval_sequences)
+    perfect, _ = _generalises(
+        key_eval, jax.tree.map(lambda x: x[:, 0], res.params), rcfg, cfg.eval_length, cfg.eval_sequences
+    )
     gen = perfect == 1.0
     n_prefixes = 2 ** (L + 1) - 1
     peak = n_states.max(axis=1)
@@ -278,18 +353,27 @@ def run_automaton(cfg: AutomatonConfig, seed: int, ctx: RunContext) -> Result:
 
     checks = [
         Check.at_least(
-            "final_parity_automaton_when_generalising", float(np.mean(final_two[gen])) if gen.any() else 0.0, 0.5,
+            "final_parity_automaton_when_generalising",
+            float(np.mean(final_two[gen])) if gen.any() else 0.0,
+            0.5,
             f"fraction of the {int(gen.sum())} generalising seeds whose final extracted automaton minimises to the "
             "2-state parity automaton (theory: the minimal machine for parity has 2 states; the greedy threshold "
-            "extraction can miss clusters, so a majority is required, not all)"),
+            "extraction can miss clusters, so a majority is required, not all)",
+        ),
         Check.at_least(
-            "rise_before_collapse", float(np.mean(peak[final_two] > 2)) if final_two.any() else 0.0, 1.0,
+            "rise_before_collapse",
+            float(np.mean(peak[final_two] > 2)) if final_two.any() else 0.0,
+            1.0,
             "fraction of the seeds ending in the 2-state automaton whose automaton had more than 2 states earlier "
-            "in training (the memorising tree rises before the mergers collapse it; exact)"),
+            "in training (the memorising tree rises before the mergers collapse it; exact)",
+        ),
         Check.at_least(
-            "generalisation_at_this_L", float(gen.mean()), 0.5,
+            "generalisation_at_this_L",
+            float(gen.mean()),
+            0.5,
             f"fraction of seeds computing parity on length {cfg.eval_length} after training at L={L} "
-            "(above the transition measured by parity_transition)"),
+            "(above the transition measured by parity_transition)",
+        ),
     ]
     plt = pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -297,15 +381,30 @@ def run_automaton(cfg: AutomatonConfig, seed: int, ctx: RunContext) -> Result:
         ax[0].plot(res.checkpoints, n_states[s], lw=1.2, label=f"seed {s}" + (" (generalises)" if gen[s] else ""))
         ax[1].semilogy(res.steps, loss[s], lw=1)
     ax[0].axhline(2, color="k", ls=":", label="parity automaton (2 states)")
-    ax[0].set(xlabel="training step", ylabel="states (minimised automaton)", yscale="log",
-              title=f"automaton extracted from {n_prefixes} prefixes, L={L}")
+    ax[0].set(
+        xlabel="training step",
+        ylabel="states (minimised automaton)",
+        yscale="log",
+        title=f"automaton extracted from {n_prefixes} prefixes, L={L}",
+    )
     ax[0].legend(fontsize=6)
     ax[1].set(xlabel="training step", ylabel="training loss (MSE)", title="training loss")
     fig.tight_layout()
-    metrics = {"generalises": gen.tolist(), "final_states": n_states[:, -1].tolist(), "peak_states": peak.tolist(),
-               "final_raw_states": raw_states[:, -1].tolist(), "final_is_parity": parity[:, -1].tolist()}
-    arrays = {"checkpoints": res.checkpoints, "n_states": n_states, "raw_states": raw_states, "parity": parity,
-              "loss": loss, "steps": res.steps}
+    metrics = {
+        "generalises": gen.tolist(),
+        "final_states": n_states[:, -1].tolist(),
+        "peak_states": peak.tolist(),
+        "final_raw_states": raw_states[:, -1].tolist(),
+        "final_is_parity": parity[:, -1].tolist(),
+    }
+    arrays = {
+        "checkpoints": res.checkpoints,
+        "n_states": n_states,
+        "raw_states": raw_states,
+        "parity": parity,
+        "loss": loss,
+        "steps": res.steps,
+    }
     return Result(checks, arrays, {"automaton_states": fig}, metrics)
 
 
@@ -334,13 +433,27 @@ class MergerConfig(RNNSettings):
 
 
 def _merger_full():
-    return MergerConfig(counts=(1, 3, 7, 15, 31, 63, 127, 255), dt=5e-4, train_length=10, seeds=16, hidden=100,
-                        steps=40000, record_every=250, eval_length=10000)
+    return MergerConfig(
+        counts=(1, 3, 7, 15, 31, 63, 127, 255),
+        dt=5e-4,
+        train_length=10,
+        seeds=16,
+        hidden=100,
+        steps=40000,
+        record_every=250,
+        eval_length=10000,
+    )
 
 
-@register("parity_merger", "representational merger: the reduced dynamics simulated by gradient descent vs its "
-          "closed form and the merger condition N >= N_c; measured distances of agreeing prefixes in trained RNNs "
-          "vs the theory's trajectories", MergerConfig, quick=MergerConfig, full=_merger_full)
+@register(
+    "parity_merger",
+    "representational merger: the reduced dynamics simulated by gradient descent vs its "
+    "closed form and the merger condition N >= N_c; measured distances of agreeing prefixes in trained RNNs "
+    "vs the theory's trajectories",
+    MergerConfig,
+    quick=MergerConfig,
+    full=_merger_full,
+)
 def run_merger(cfg: MergerConfig, seed: int, ctx: RunContext) -> Result:
     a, b = cfg.rate_h, cfg.rate_y
     counts = np.asarray(cfg.counts, int)
@@ -387,20 +500,38 @@ def run_merger(cfg: MergerConfig, seed: int, ctx: RunContext) -> Result:
     # exponential; both are below the Euler tolerance at t_max when exp(-|κ| a N t_max) is negligible
     err_final = np.abs(sim_h[:, -1] - final_pred) / cfg.h0
     checks = [
-        Check.at_most("reduced_trajectory_vs_closed_form", float(np.max(err_traj / tol_traj)), 1.0,
-                      "max over N and t of |h_sim − h_theory|/h0 divided by the explicit-Euler bound "
-                      "2·dt·t_max·(aN y0/h0 + b h0)², 4× the Euler bound dt·t_max·max|ḧ|/2 (the particle model "
-                      "realises the reduced ODE exactly; the only error is the time discretisation)"),
-        Check.at_most("final_distance_vs_merger_condition", float(np.max(err_final / (tol_traj + np.exp(
-            -np.abs(cfg.y0 / cfg.h0 - b * cfg.h0 / (a * counts)) * a * counts * cfg.t_max)))), 1.0,
-                      "|h_sim(t_max) − max(0, h0 − aNy0/(bh0))|/h0 relative to the Euler bound plus the "
-                      "residual exp(−|κ|aN t_max) of the exponential approach"),
+        Check.at_most(
+            "reduced_trajectory_vs_closed_form",
+            float(np.max(err_traj / tol_traj)),
+            1.0,
+            "max over N and t of |h_sim − h_theory|/h0 divided by the explicit-Euler bound "
+            "2·dt·t_max·(aN y0/h0 + b h0)², 4× the Euler bound dt·t_max·max|ḧ|/2 (the particle model "
+            "realises the reduced ODE exactly; the only error is the time discretisation)",
+        ),
+        Check.at_most(
+            "final_distance_vs_merger_condition",
+            float(
+                np.max(
+                    err_final
+                    / (tol_traj + np.exp(-np.abs(cfg.y0 / cfg.h0 - b * cfg.h0 / (a * counts)) * a * counts * cfg.t_max))
+                )
+            ),
+            1.0,
+            "|h_sim(t_max) − max(0, h0 − aNy0/(bh0))|/h0 relative to the Euler bound plus the "
+            "residual exp(−|κ|aN t_max) of the exponential approach",
+        ),
     ]
     merged_sim = sim_h[:, -1] < 1e-3 * cfg.h0
     merged_th = counts >= n_c
-    checks.append(Check.at_least("merger_condition_classification", float(np.mean(merged_sim == merged_th)), 1.0,
-                                 f"fraction of counts N where the simulation merges (h < 1e-3 h0 at t_max) exactly "
-                                 f"when N >= N_c = b h0²/(a y0) = {n_c:.2f} (exact)"))
+    checks.append(
+        Check.at_least(
+            "merger_condition_classification",
+            float(np.mean(merged_sim == merged_th)),
+            1.0,
+            f"fraction of counts N where the simulation merges (h < 1e-3 h0 at t_max) exactly "
+            f"when N >= N_c = b h0²/(a y0) = {n_c:.2f} (exact)",
+        )
+    )
 
     # (b) trained RNNs: distances of agreeing prefix pairs over training
     rcfg = _rnn_cfg(cfg)
@@ -421,8 +552,17 @@ def run_merger(cfg: MergerConfig, seed: int, ctx: RunContext) -> Result:
     grows = h_end > h_start
     short = mmax <= 2
     n_groups = np.arange(2, L + 1)  # no two length-1 prefixes agree
-    final_by_m = np.array([[np.median(h_end[s, mmax == m] / np.maximum(h_start[s, mmax == m], 1e-12))
-                            if np.any(mmax == m) else np.nan for m in n_groups] for s in range(cfg.seeds)])
+    final_by_m = np.array(
+        [
+            [
+                np.median(h_end[s, mmax == m] / np.maximum(h_start[s, mmax == m], 1e-12))
+                if np.any(mmax == m)
+                else np.nan
+                for m in n_groups
+            ]
+            for s in range(cfg.seeds)
+        ]
+    )
     N_by_m = th.continuation_count(n_groups, n_groups, L)
 
     plt = pyplot()
@@ -432,32 +572,54 @@ def run_merger(cfg: MergerConfig, seed: int, ctx: RunContext) -> Result:
         ax[0].plot(times, th_h[i], "k--", lw=0.8)
         ax[0].plot([], [], color=f"C{i}", label=f"N={n}")
     ax[0].plot([], [], "k--", label="closed form")
-    ax[0].set(xlabel="time (reduced gradient flow)", ylabel="squared distance h",
-              title=f"reduced merger dynamics, N_c={n_c:.1f}")
+    ax[0].set(
+        xlabel="time (reduced gradient flow)",
+        ylabel="squared distance h",
+        title=f"reduced merger dynamics, N_c={n_c:.1f}",
+    )
     ax[0].legend(fontsize=6)
     Ns = np.linspace(0, counts.max(), 200)
-    ax[1].plot(Ns, np.asarray(th.final_distance(cfg.h0, cfg.y0, a, b, Ns)) / cfg.h0, "k-",
-               label="theory max(0, 1−N/N_c)")
+    ax[1].plot(
+        Ns, np.asarray(th.final_distance(cfg.h0, cfg.y0, a, b, Ns)) / cfg.h0, "k-", label="theory max(0, 1−N/N_c)"
+    )
     ax[1].plot(counts, sim_h[:, -1] / cfg.h0, "o", label="simulation")
     ax[1].set(xlabel="shared continuations N", ylabel="h∞ / h0", title="merger condition")
     ax[1].legend(fontsize=7)
     for s in range(cfg.seeds):
         ax[2].plot(N_by_m, final_by_m[s], "o-", label=f"RNN seed {s}" + (" (gen.)" if perfect[s] == 1 else ""))
-    ax[2].set(xscale="log", yscale="log", xlabel="shared continuations N = 2^(L−m+1)−1 (m = longer prefix)",
-              ylabel="median h_end / h_start (agreeing pairs)", title=f"trained RNNs, L={L}")
+    ax[2].set(
+        xscale="log",
+        yscale="log",
+        xlabel="shared continuations N = 2^(L−m+1)−1 (m = longer prefix)",
+        ylabel="median h_end / h_start (agreeing pairs)",
+        title=f"trained RNNs, L={L}",
+    )
     ax[2].axhline(1, color="k", ls=":", lw=0.8)
     ax[2].legend(fontsize=6)
     fig.tight_layout()
-    metrics = {"n_critical": n_c, "reduced_max_rel_error": float(err_traj.max()),
-               "rnn_generalises": (perfect == 1).tolist(),
-               "rnn_fraction_agreeing_pairs_growing": float(grows.mean()),
-               "rnn_fraction_short_pairs_growing": float(grows[:, short].mean()),
-               "rnn_median_distance_ratio_by_prefix_length": np.nanmedian(final_by_m, axis=0).tolist(),
-               "rnn_continuations_by_prefix_length": N_by_m.tolist(),
-               "rnn_fraction_pairs_merged_end": float(np.mean(h_end < (0.1 * np.linalg.norm(
-                   hid[:, -1].std(axis=1), axis=-1)) [:, None] ** 2)),
-               "gap": "the attractive-only pairwise theory forbids growth of agreeing-pair distances; the measured "
-                      "fraction that grows is reported above"}
-    arrays = {"times": times, "counts": counts, "sim_h": sim_h, "theory_h": th_h, "sim_y": sim_y, "theory_y": th_y,
-              "rnn_pair_distance": dist, "rnn_checkpoints": res.checkpoints, "pairs": pairs}
+    metrics = {
+        "n_critical": n_c,
+        "reduced_max_rel_error": float(err_traj.max()),
+        "rnn_generalises": (perfect == 1).tolist(),
+        "rnn_fraction_agreeing_pairs_growing": float(grows.mean()),
+        "rnn_fraction_short_pairs_growing": float(grows[:, short].mean()),
+        "rnn_median_distance_ratio_by_prefix_length": np.nanmedian(final_by_m, axis=0).tolist(),
+        "rnn_continuations_by_prefix_length": N_by_m.tolist(),
+        "rnn_fraction_pairs_merged_end": float(
+            np.mean(h_end < (0.1 * np.linalg.norm(hid[:, -1].std(axis=1), axis=-1))[:, None] ** 2)
+        ),
+        "gap": "the attractive-only pairwise theory forbids growth of agreeing-pair distances; the measured "
+        "fraction that grows is reported above",
+    }
+    arrays = {
+        "times": times,
+        "counts": counts,
+        "sim_h": sim_h,
+        "theory_h": th_h,
+        "sim_y": sim_y,
+        "theory_y": th_y,
+        "rnn_pair_distance": dist,
+        "rnn_checkpoints": res.checkpoints,
+        "pairs": pairs,
+    }
     return Result(checks, arrays, {"merger": fig}, metrics)

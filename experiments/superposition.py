@@ -30,8 +30,16 @@ from experiments.sweep import sweep
 from theory import superposition as th
 from toymodels import superposition as tm
 
-__all__ = ["LinearConfig", "PhaseConfig", "GeometryConfig", "ScalingConfig", "run_linear", "run_phase_diagram",
-           "run_geometry", "run_scaling"]
+__all__ = [
+    "LinearConfig",
+    "PhaseConfig",
+    "GeometryConfig",
+    "ScalingConfig",
+    "run_linear",
+    "run_phase_diagram",
+    "run_geometry",
+    "run_scaling",
+]
 
 PHASE_COLOURS = ("#d9d9d9", "#4c72b0", "#dd8452")  # not represented, dedicated, superposition
 
@@ -48,24 +56,48 @@ def _validate_sizes(n, m):
     require(m >= 1, f"m must be an integer >= 1; got {m}")
 
 
-def _train_sweep(ctx: RunContext, name: str, key, *, importance, probabilities, m: int, batch_size: int,
-                 weight_decay=0.0, widths=None, dtype=np.float32, **fixed) -> tm.TrainResult:
+def _train_sweep(
+    ctx: RunContext,
+    name: str,
+    key,
+    *,
+    importance,
+    probabilities,
+    m: int,
+    batch_size: int,
+    weight_decay=0.0,
+    widths=None,
+    dtype=np.float32,
+    **fixed,
+) -> tm.TrainResult:
     """:func:`toymodels.superposition.train_instances` over many instances as a chunked sweep
     (:mod:`experiments.sweep`): chunks of ``--max-batch`` instances (or sized to the memory budget) stream to
     disk and resume; instance i keeps key ``split(key, I)[i]`` whatever the chunking."""
     n = np.shape(probabilities)[-1]
-    n_inst = max(np.shape(importance)[0] if np.ndim(importance) == 2 else 1,
-                 np.shape(probabilities)[0] if np.ndim(probabilities) == 2 else 1, np.size(weight_decay),
-                 1 if widths is None else np.size(widths))
-    per = {"importance": np.broadcast_to(importance, (n_inst, n)),
-           "probabilities": np.broadcast_to(probabilities, (n_inst, n)),
-           "weight_decay": np.broadcast_to(weight_decay, (n_inst,)),
-           "widths": np.broadcast_to(m if widths is None else widths, (n_inst,))}
+    n_inst = max(
+        np.shape(importance)[0] if np.ndim(importance) == 2 else 1,
+        np.shape(probabilities)[0] if np.ndim(probabilities) == 2 else 1,
+        np.size(weight_decay),
+        1 if widths is None else np.size(widths),
+    )
+    per = {
+        "importance": np.broadcast_to(importance, (n_inst, n)),
+        "probabilities": np.broadcast_to(probabilities, (n_inst, n)),
+        "weight_decay": np.broadcast_to(weight_decay, (n_inst,)),
+        "widths": np.broadcast_to(m if widths is None else widths, (n_inst,)),
+    }
     keys = jax.random.split(key, n_inst)
 
     def chunk(start, stop):
-        res = tm.train_instances(keys[start:stop], m=m, batch_size=batch_size, dtype=dtype, progress=ctx.progress,
-                                 **{k: v[start:stop] for k, v in per.items()}, **fixed)
+        res = tm.train_instances(
+            keys[start:stop],
+            m=m,
+            batch_size=batch_size,
+            dtype=dtype,
+            progress=ctx.progress,
+            **{k: v[start:stop] for k, v in per.items()},
+            **fixed,
+        )
         return {"W": res.params.W, "b": res.params.b, "loss": res.loss}
 
     out = sweep(ctx, name, chunk, n_inst, item_bytes=tm.instance_bytes(batch_size, n, m, dtype))
@@ -85,8 +117,11 @@ class LinearConfig:
     seeds: int = setting(4, "independent models per activation")
     steps: int = setting(6000, "Adam steps")
     batch_size: int = setting(1024, "fresh samples per step")
-    lr: float = setting(1e-2, "peak Adam step (warm-up 5 %, cosine decay to 5 %); the paper's 1e-3 needs ~10× more "
-                              "steps to expel the 6th feature to the accuracy checked here")
+    lr: float = setting(
+        1e-2,
+        "peak Adam step (warm-up 5 %, cosine decay to 5 %); the paper's 1e-3 needs ~10× more "
+        "steps to expel the 6th feature to the accuracy checked here",
+    )
     n_records: int = setting(60, "loss records over training")
     eval_samples: int = setting(1 << 17, "samples for the Monte-Carlo loss of the ReLU model")
 
@@ -102,9 +137,14 @@ def _linear_full() -> LinearConfig:
     return LinearConfig(seeds=10, steps=20000, n_records=100, eval_samples=1 << 20)
 
 
-@register("superposition_linear", "dense features (S=0): ReLU and linear toy models reach the linear optimum's "
-          "loss and keep exactly the m most important features", LinearConfig, quick=LinearConfig,
-          full=_linear_full)
+@register(
+    "superposition_linear",
+    "dense features (S=0): ReLU and linear toy models reach the linear optimum's "
+    "loss and keep exactly the m most important features",
+    LinearConfig,
+    quick=LinearConfig,
+    full=_linear_full,
+)
 def run_linear(cfg: LinearConfig, seed: int, ctx: RunContext) -> Result:
     imp = cfg.importance_decay ** np.arange(cfg.n)
     opt = th.linear_optimum(imp, cfg.m)
@@ -115,11 +155,22 @@ def run_linear(cfg: LinearConfig, seed: int, ctx: RunContext) -> Result:
     key = jax.random.key(seed)
     for k, activation in enumerate(("linear", "relu")):
         ctx.log(f"  {activation}: {cfg.seeds} models, {cfg.steps} steps")
-        res = tm.train_instances(jax.random.fold_in(key, k), importance=imp, probabilities=probs, m=cfg.m,
-                                 steps=cfg.steps, batch_size=cfg.batch_size, learning_rate=cfg.lr,
-                                 activation=activation, schedule="warmup_cosine", warmup_steps=cfg.steps // 20,
-                                 n_records=cfg.n_records, records_per_chunk=max(1, cfg.n_records // 10),
-                                 progress=ctx.progress, dtype=np.float64)
+        res = tm.train_instances(
+            jax.random.fold_in(key, k),
+            importance=imp,
+            probabilities=probs,
+            m=cfg.m,
+            steps=cfg.steps,
+            batch_size=cfg.batch_size,
+            learning_rate=cfg.lr,
+            activation=activation,
+            schedule="warmup_cosine",
+            warmup_steps=cfg.steps // 20,
+            n_records=cfg.n_records,
+            records_per_chunk=max(1, cfg.n_records // 10),
+            progress=ctx.progress,
+            dtype=np.float64,
+        )
         W, b = np.asarray(res.params.W), np.asarray(res.params.b)
         if activation == "linear":
             loss = np.asarray(th.linear_model_loss(W, b, imp))  # exact expectation
@@ -128,8 +179,9 @@ def run_linear(cfg: LinearConfig, seed: int, ctx: RunContext) -> Result:
             # Monte Carlo with common random numbers: L_sim = L* + mean(ℓ_sim − ℓ_opt) on the same samples, which
             # removes the sampling noise of the shared part (ℓ_opt is the optimum's loss, expectation L* exactly).
             n_eval = cfg.eval_samples
-            stacked = tm.Params(np.concatenate([W, np.asarray(opt.W)[None]]),
-                                np.concatenate([b, np.asarray(opt.b)[None]]))
+            stacked = tm.Params(
+                np.concatenate([W, np.asarray(opt.W)[None]]), np.concatenate([b, np.asarray(opt.b)[None]])
+            )
             lk = jax.random.fold_in(key, 100)
             per = np.asarray(tm.evaluate_loss(lk, stacked, imp, 1.0, n_samples=n_eval, common_samples=True))
             loss = L_star + per[:-1] - per[-1]
@@ -145,26 +197,41 @@ def run_linear(cfg: LinearConfig, seed: int, ctx: RunContext) -> Result:
         # model with the wrong kept set cannot pass. Monte-Carlo error of the ReLU difference is ~0 near the
         # optimum (the outputs coincide on the common samples).
         tol = 1e-3
-        checks.append(Check.at_most(
-            f"{activation}_loss_excess", float(np.max(np.abs(excess))), tol,
-            f"max over {cfg.seeds} seeds of |L_sim − L*|/L*, L* = Σ_(i≥m) I_i/12 = {L_star:.6g} ({how}). Tolerance "
-            f"1e-3 ≫ Adam's final-step jitter (~1e-7) and the slow expulsion of feature m+1 (~1e-4), ≪ the cost of "
-            f"keeping a wrong feature "
-            f"({float(imp[cfg.m - 1] / 12 / L_star):.2f} relative)."))
-        checks.append(Check.at_most(
-            f"{activation}_top_m_features", mismatches, 0,
-            f"features whose 'represented' status (‖W_i‖ > 0.5) differs from the theory (exactly the {cfg.m} most "
-            f"important), summed over seeds; must be 0"))
+        checks.append(
+            Check.at_most(
+                f"{activation}_loss_excess",
+                float(np.max(np.abs(excess))),
+                tol,
+                f"max over {cfg.seeds} seeds of |L_sim − L*|/L*, L* = Σ_(i≥m) I_i/12 = {L_star:.6g} ({how}). Tolerance "
+                f"1e-3 ≫ Adam's final-step jitter (~1e-7) and the slow expulsion of feature m+1 (~1e-4), ≪ the cost of "
+                f"keeping a wrong feature "
+                f"({float(imp[cfg.m - 1] / 12 / L_star):.2f} relative).",
+            )
+        )
+        checks.append(
+            Check.at_most(
+                f"{activation}_top_m_features",
+                mismatches,
+                0,
+                f"features whose 'represented' status (‖W_i‖ > 0.5) differs from the theory (exactly the {cfg.m} most "
+                f"important), summed over seeds; must be 0",
+            )
+        )
         M = np.einsum("smi,smj->sij", W, W)
         P = np.asarray(opt.W).T @ np.asarray(opt.W)
         proj_err = float(np.max(np.abs(M - P)))
-        checks.append(Check.at_most(
-            f"{activation}_WtW_projection", proj_err, 0.05,
-            "max |WᵀW − P| over entries and seeds, P the projection on the top-m coordinates (optimum unique in M "
-            "since the importances are distinct). For entries touching a kept feature j the loss weighs δM_ij² by at "
-            "least I_j σ² ≥ 0.7^(m−1)/12, so an excess ≤ 1e-3·L* (the loss check) bounds them by "
-            "sqrt(1e-3·L*·12/0.7^(m−1)) ≈ 0.048; hence 0.05. Entries between two dropped features carry weights "
-            "down to I_(n−1) and are not bounded by the loss: for them 0.05 is a margin, not a derivation."))
+        checks.append(
+            Check.at_most(
+                f"{activation}_WtW_projection",
+                proj_err,
+                0.05,
+                "max |WᵀW − P| over entries and seeds, P the projection on the top-m coordinates (optimum unique in M "
+                "since the importances are distinct). For entries touching a kept feature j the loss weighs δM_ij² by at "
+                "least I_j σ² ≥ 0.7^(m−1)/12, so an excess ≤ 1e-3·L* (the loss check) bounds them by "
+                "sqrt(1e-3·L*·12/0.7^(m−1)) ≈ 0.048; hence 0.05. Entries between two dropped features carry weights "
+                "down to I_(n−1) and are not bounded by the loss: for them 0.05 is a margin, not a derivation.",
+            )
+        )
         curves[activation] = (res.steps, np.asarray(res.loss))
         WtW[activation] = M[0]
         arrays[f"{activation}_W"] = W
@@ -177,11 +244,20 @@ def run_linear(cfg: LinearConfig, seed: int, ctx: RunContext) -> Result:
     ax = axes[0]
     for act, (steps, rec) in curves.items():
         for s in range(rec.shape[0]):
-            ax.plot(steps, rec[s], color="C0" if act == "linear" else "C1", alpha=0.5,
-                    label=f"{act} (simulation)" if s == 0 else None)
+            ax.plot(
+                steps,
+                rec[s],
+                color="C0" if act == "linear" else "C1",
+                alpha=0.5,
+                label=f"{act} (simulation)" if s == 0 else None,
+            )
     ax.axhline(L_star, color="k", ls="--", label="linear optimum L* (theory)")
-    ax.set(xlabel="training step", ylabel="training loss Σ I_i (x_i − x'_i)² per sample", yscale="log",
-           title="loss vs the linear optimum")
+    ax.set(
+        xlabel="training step",
+        ylabel="training loss Σ I_i (x_i − x'_i)² per sample",
+        yscale="log",
+        title="loss vs the linear optimum",
+    )
     ax.legend(fontsize=8)
     ax = axes[1]
     idx = np.arange(cfg.n)
@@ -232,30 +308,48 @@ def _interior(phase: np.ndarray) -> np.ndarray:
     same = np.ones(phase.shape, bool)
     for di in (-1, 0, 1):
         for dj in (-1, 0, 1):
-            same &= pad[1 + di:1 + di + phase.shape[0], 1 + dj:1 + dj + phase.shape[1]] == phase
+            same &= pad[1 + di : 1 + di + phase.shape[0], 1 + dj : 1 + dj + phase.shape[1]] == phase
     return same
 
 
-@register("superposition_phase_diagram", "n=2, m=1 toy models over density × relative importance: learned phase "
-          "vs the analytic phase from the exact expected losses of the three configurations", PhaseConfig,
-          quick=PhaseConfig, full=_phase_full)
+@register(
+    "superposition_phase_diagram",
+    "n=2, m=1 toy models over density × relative importance: learned phase "
+    "vs the analytic phase from the exact expected losses of the three configurations",
+    PhaseConfig,
+    quick=PhaseConfig,
+    full=_phase_full,
+)
 def run_phase_diagram(cfg: PhaseConfig, seed: int, ctx: RunContext) -> Result:
     dens = np.geomspace(cfg.density_min, 1.0, cfg.grid)
     rel = np.geomspace(1 / cfg.importance_range, cfg.importance_range, cfg.grid)
     P, R = np.meshgrid(dens, rel, indexing="ij")  # axis 0: density, axis 1: importance
     energies = th.phase_energies(R, P)
     phase_th = th.predicted_phase(energies)
-    e_opt = np.minimum(np.minimum(np.asarray(energies.not_represented), np.asarray(energies.dedicated)),
-                       np.asarray(energies.superposition))
+    e_opt = np.minimum(
+        np.minimum(np.asarray(energies.not_represented), np.asarray(energies.dedicated)),
+        np.asarray(energies.superposition),
+    )
 
     cells = cfg.grid * cfg.grid
     imp = np.repeat(np.stack([np.ones(cells), R.ravel()], axis=1), cfg.seeds, axis=0)
     probs = np.repeat(np.stack([P.ravel(), P.ravel()], axis=1), cfg.seeds, axis=0)
     ctx.log(f"  {imp.shape[0]} models (n=2, m=1), {cfg.steps} steps")
-    res = _train_sweep(ctx, "train", jax.random.key(seed), importance=imp, probabilities=probs, m=1,
-                       steps=cfg.steps, batch_size=cfg.batch_size, learning_rate=cfg.lr,
-                       weight_decay=cfg.weight_decay, bias_decay=cfg.weight_decay, n_records=cfg.n_records,
-                       records_per_chunk=max(1, cfg.n_records // 10))
+    res = _train_sweep(
+        ctx,
+        "train",
+        jax.random.key(seed),
+        importance=imp,
+        probabilities=probs,
+        m=1,
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        bias_decay=cfg.weight_decay,
+        n_records=cfg.n_records,
+        records_per_chunk=max(1, cfg.n_records // 10),
+    )
     W = np.asarray(res.params.W, float)[:, 0, :]
     b = np.asarray(res.params.b, float)
     exact = np.asarray(th.expected_loss_2x1(W, b, imp, probs[:, 0])).reshape(cells, cfg.seeds)
@@ -269,26 +363,43 @@ def run_phase_diagram(cfg: PhaseConfig, seed: int, ctx: RunContext) -> Result:
     rel_excess = (loss_best - e_opt) / e_opt
     checks = [
         Check.at_least(
-            "phase_agreement_interior", frac, cfg.min_agreement,
+            "phase_agreement_interior",
+            frac,
+            cfg.min_agreement,
             f"fraction of the {int(interior.sum())} grid cells away from the analytic boundaries (all 8 neighbours in "
             f"the same analytic phase) whose learned phase (best of {cfg.seeds} seeds by exact expected loss, "
             f"‖w_i‖ > 0.5 = represented) equals the analytic phase. Required {cfg.min_agreement}: the learned phase "
-            f"is the argmin of the same expected loss, so misses come only from seeds stuck in a worse basin."),
+            f"is the argmin of the same expected loss, so misses come only from seeds stuck in a worse basin.",
+        ),
         Check.at_most(
-            "median_loss_excess", float(np.median(rel_excess)), 0.01,
+            "median_loss_excess",
+            float(np.median(rel_excess)),
+            0.01,
             "median over cells of (exact expected loss of the best trained model − analytic optimum)/optimum. At "
             "lr 1e-3 Adam's jitter on (w, b) is ≲1e-3 per step, a ≲1e-3 relative excess (quadratic in it, so far "
             "less at the optimum's curvature); weight decay 0.01 shifts the optimum by O(γ·lr/grad) ≲ 1e-3; "
-            "0.01 bounds both."),
+            "0.01 bounds both.",
+        ),
         Check.at_least(
-            "learned_not_below_optimum", float(np.min(rel_excess)), -1e-6,
+            "learned_not_below_optimum",
+            float(np.min(rel_excess)),
+            -1e-6,
             "min over cells of the same relative excess: no trained model may beat the analytic optimum (both are "
-            "exact expectations; −1e-6 allows for the optimiser's convergence of the superposition branch)."),
+            "exact expectations; −1e-6 allows for the optimiser's convergence of the superposition branch).",
+        ),
     ]
-    arrays = {"density": dens, "relative_importance": rel, "phase_theory": phase_th, "phase_learned": phase_sim,
-              "interior": interior, "energy_not_represented": np.asarray(energies.not_represented),
-              "energy_dedicated": np.asarray(energies.dedicated),
-              "energy_superposition": np.asarray(energies.superposition), "loss_best": loss_best, "W_best": W_best}
+    arrays = {
+        "density": dens,
+        "relative_importance": rel,
+        "phase_theory": phase_th,
+        "phase_learned": phase_sim,
+        "interior": interior,
+        "energy_not_represented": np.asarray(energies.not_represented),
+        "energy_dedicated": np.asarray(energies.dedicated),
+        "energy_superposition": np.asarray(energies.superposition),
+        "loss_best": loss_best,
+        "W_best": W_best,
+    }
 
     plt = pyplot()
     from matplotlib.colors import ListedColormap
@@ -297,8 +408,10 @@ def run_phase_diagram(cfg: PhaseConfig, seed: int, ctx: RunContext) -> Result:
     cmap = ListedColormap(PHASE_COLOURS)
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     ext = [np.log10(rel[0]), np.log10(rel[-1]), np.log10(dens[0]), np.log10(dens[-1])]
-    for ax, ph, title in ((axes[0], phase_sim, f"learned (best of {cfg.seeds} seeds)"),
-                          (axes[1], phase_th, "theory (exact expected losses)")):
+    for ax, ph, title in (
+        (axes[0], phase_sim, f"learned (best of {cfg.seeds} seeds)"),
+        (axes[1], phase_th, "theory (exact expected losses)"),
+    ):
         ax.imshow(ph, origin="lower", cmap=cmap, vmin=0, vmax=2, extent=ext, aspect="auto", interpolation="nearest")
         ax.set(xlabel="log10 relative importance r of feature 2", ylabel="log10 feature density 1 − S", title=title)
     yy, xx = np.nonzero(~agree)
@@ -306,17 +419,26 @@ def run_phase_diagram(cfg: PhaseConfig, seed: int, ctx: RunContext) -> Result:
     dy = (ext[3] - ext[2]) / (cfg.grid - 1)
     axes[0].scatter(ext[0] + xx * dx, ext[2] + yy * dy, marker="x", color="k", s=25, label="≠ theory")
     axes[0].legend(loc="lower right", fontsize=8)
-    axes[1].legend(handles=[Patch(color=c, label=lab) for c, lab in zip(PHASE_COLOURS, th.PHASES, strict=True)],
-                   loc="lower right", fontsize=8)
+    axes[1].legend(
+        handles=[Patch(color=c, label=lab) for c, lab in zip(PHASE_COLOURS, th.PHASES, strict=True)],
+        loc="lower right",
+        fontsize=8,
+    )
     ax = axes[2]
     for j in range(0, cfg.grid, max(1, cfg.grid // 4)):
-        line, = ax.plot(dens, loss_best[:, j], "o", ms=4, label=f"trained, r={rel[j]:.2g}")
+        (line,) = ax.plot(dens, loss_best[:, j], "o", ms=4, label=f"trained, r={rel[j]:.2g}")
         ax.plot(dens, e_opt[:, j], "-", color=line.get_color(), lw=1)
-    ax.set(xscale="log", yscale="log", xlabel="feature density 1 − S", ylabel="expected loss per sample",
-           title="best trained loss (dots) vs analytic optimum (lines)")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="feature density 1 − S",
+        ylabel="expected loss per sample",
+        title="best trained loss (dots) vs analytic optimum (lines)",
+    )
     ax.legend(fontsize=7)
-    return Result(checks, arrays, {"phase_diagram": fig}, {"agreement_interior": frac,
-                                                            "agreement_all": float(np.mean(agree))})
+    return Result(
+        checks, arrays, {"phase_diagram": fig}, {"agreement_interior": frac, "agreement_all": float(np.mean(agree))}
+    )
 
 
 # ==============================================================================================
@@ -328,8 +450,9 @@ class GeometryConfig:
     m: int = setting(10, "hidden dimensions for the feature-dimensionality sweep")
     densities: int = setting(16, "feature densities 1 − S, log-spaced from 1 to density_min")
     density_min: float = setting(0.003, "smallest density")
-    heatmap_sparsities: tuple = setting((0.0, 0.7, 0.9, 0.97, 0.99, 0.997), "sparsities of the n=20, m=5, I=0.7^i "
-                                                                           "models shown as WᵀW heat maps")
+    heatmap_sparsities: tuple = setting(
+        (0.0, 0.7, 0.9, 0.97, 0.99, 0.997), "sparsities of the n=20, m=5, I=0.7^i models shown as WᵀW heat maps"
+    )
     steps: int = setting(6000, "Adam steps")
     batch_size: int = setting(512, "fresh samples per step")
     lr: float = setting(1e-3, "Adam step (constant)")
@@ -341,28 +464,44 @@ class GeometryConfig:
         _validate_sizes(self.n, self.m)
         require(self.densities >= 2, f"densities must be >= 2; got {self.densities}")
         require(0 < self.density_min < 1, f"density_min must lie in (0, 1); got {self.density_min}")
-        require(all(0 <= s < 1 for s in self.heatmap_sparsities),
-                f"heatmap_sparsities must lie in [0, 1); got {self.heatmap_sparsities}")
+        require(
+            all(0 <= s < 1 for s in self.heatmap_sparsities),
+            f"heatmap_sparsities must lie in [0, 1); got {self.heatmap_sparsities}",
+        )
         _validate_training(self)
 
 
 def _geometry_full() -> GeometryConfig:
-    return GeometryConfig(n=200, m=20, densities=40, density_min=0.001, steps=10000, batch_size=1024,
-                          n_records=50)
+    return GeometryConfig(n=200, m=20, densities=40, density_min=0.001, steps=10000, batch_size=1024, n_records=50)
 
 
-@register("superposition_geometry", "feature dimensionality vs dimensions per feature across sparsity: sticky "
-          "fractions and the polytopes behind them; the paper's WᵀW heat maps", GeometryConfig,
-          quick=GeometryConfig, full=_geometry_full)
+@register(
+    "superposition_geometry",
+    "feature dimensionality vs dimensions per feature across sparsity: sticky "
+    "fractions and the polytopes behind them; the paper's WᵀW heat maps",
+    GeometryConfig,
+    quick=GeometryConfig,
+    full=_geometry_full,
+)
 def run_geometry(cfg: GeometryConfig, seed: int, ctx: RunContext) -> Result:
     key = jax.random.key(seed)
     dens = np.geomspace(1.0, cfg.density_min, cfg.densities)
     ctx.log(f"  feature-dimensionality sweep: {cfg.densities} models, n={cfg.n}, m={cfg.m}")
-    res = _train_sweep(ctx, "train", key, importance=np.ones(cfg.n),
-                       probabilities=np.repeat(dens[:, None], cfg.n, 1), m=cfg.m, steps=cfg.steps,
-                       batch_size=cfg.batch_size, learning_rate=cfg.lr, weight_decay=cfg.weight_decay,
-                       bias_decay=cfg.weight_decay, n_records=cfg.n_records,
-                       records_per_chunk=max(1, cfg.n_records // 10))
+    res = _train_sweep(
+        ctx,
+        "train",
+        key,
+        importance=np.ones(cfg.n),
+        probabilities=np.repeat(dens[:, None], cfg.n, 1),
+        m=cfg.m,
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        bias_decay=cfg.weight_decay,
+        n_records=cfg.n_records,
+        records_per_chunk=max(1, cfg.n_records // 10),
+    )
     W = np.asarray(res.params.W, float)
     D = np.asarray(th.feature_dimensionality(W))
     Dstar = np.asarray(th.dimensions_per_feature(W))
@@ -381,33 +520,61 @@ def run_geometry(cfg: GeometryConfig, seed: int, ctx: RunContext) -> Result:
     imp20 = 0.7 ** np.arange(20)
     sp = np.asarray(cfg.heatmap_sparsities, float)
     ctx.log(f"  WᵀW heat maps: {len(sp)} models, n=20, m=5")
-    res20 = tm.train_instances(jax.random.fold_in(key, 1), importance=imp20,
-                               probabilities=np.repeat((1 - sp)[:, None], 20, 1), m=5, steps=cfg.steps,
-                               batch_size=cfg.batch_size, learning_rate=cfg.lr, weight_decay=cfg.weight_decay,
-                               bias_decay=cfg.weight_decay, n_records=cfg.n_records, progress=ctx.progress)
+    res20 = tm.train_instances(
+        jax.random.fold_in(key, 1),
+        importance=imp20,
+        probabilities=np.repeat((1 - sp)[:, None], 20, 1),
+        m=5,
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        bias_decay=cfg.weight_decay,
+        n_records=cfg.n_records,
+        progress=ctx.progress,
+    )
     W20 = np.asarray(res20.params.W, float)
     dense_dstar = float(np.asarray(th.dimensions_per_feature(W20[np.argmin(sp)])))
     n_rep20 = (np.linalg.norm(W20, axis=1) > 0.5).sum(axis=1)
 
     checks = [
         Check.at_least(
-            "polytope_dimensionality", frac_poly, 0.9,
+            "polytope_dimensionality",
+            frac_poly,
+            0.9,
             f"fraction of the {int(small.sum())} represented features lying in groups of ≤ {cfg.max_polytope} "
             "interfering features whose measured D_i is within 0.05 of k/ℓ (ℓ features of the group spanning k "
             "dims) — the tegum-product prediction. Residual overlaps with other groups are < 0.05 by construction, "
-            "moving D_i by < 0.05; 0.9 leaves room for non-uniform (distorted) polytopes."),
+            "moving D_i by < 0.05; 0.9 leaves room for non-uniform (distorted) polytopes.",
+        ),
         Check.at_most(
-            "dense_dims_per_feature", abs(dense_dstar - 1.0), 0.02,
+            "dense_dims_per_feature",
+            abs(dense_dstar - 1.0),
+            0.02,
             f"|D* − 1| for the n=20, m=5, I=0.7^i model at S = {sp.min():g}: the linear optimum keeps 5 features "
             "at unit norm, D* = m/‖W‖² = 1. 0.02 covers weight decay 0.01's shrinkage of the norms "
-            "(‖W_i‖² ≈ 1 − O(γ) ≈ 0.99)."),
+            "(‖W_i‖² ≈ 1 − O(γ) ≈ 0.99).",
+        ),
         Check.at_least(
-            "superposition_grows_with_sparsity", float(n_rep20[np.argmax(sp)] - n_rep20[np.argmin(sp)]), 1,
+            "superposition_grows_with_sparsity",
+            float(n_rep20[np.argmax(sp)] - n_rep20[np.argmin(sp)]),
+            1,
             "represented features (‖W_i‖ > 0.5) at the sparsest minus at the densest heat-map model: the theory "
-            f"predicts exactly m = 5 when dense and superposition (> m) when sparse; got {n_rep20.tolist()}."),
+            f"predicts exactly m = 5 when dense and superposition (> m) when sparse; got {n_rep20.tolist()}.",
+        ),
     ]
-    arrays = {"density": dens, "D": D, "D_star": Dstar, "represented": live, "group_size": sizes,
-              "group_rank": ranks, "predicted_D": pred, "W": W, "heatmap_sparsity": sp, "W20": W20}
+    arrays = {
+        "density": dens,
+        "D": D,
+        "D_star": Dstar,
+        "represented": live,
+        "group_size": sizes,
+        "group_rank": ranks,
+        "predicted_D": pred,
+        "W": W,
+        "heatmap_sparsity": sp,
+        "W20": W20,
+    }
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(14, 4.6), gridspec_kw={"width_ratios": [1.6, 1]})
@@ -415,14 +582,25 @@ def run_geometry(cfg: GeometryConfig, seed: int, ctx: RunContext) -> Result:
     x = 1 / dens
     for k in range(len(dens)):
         d = D[k][live[k]]
-        ax.scatter(np.full(d.shape, x[k]), d, s=8, alpha=0.35, color="C0",
-                   label="feature dimensionality D_i (simulation)" if k == 0 else None)
+        ax.scatter(
+            np.full(d.shape, x[k]),
+            d,
+            s=8,
+            alpha=0.35,
+            color="C0",
+            label="feature dimensionality D_i (simulation)" if k == 0 else None,
+        )
     ax.plot(x, Dstar, "k-", lw=2, label="dimensions per feature D* = m/‖W‖²")
     for name, v in th.STICKY_FRACTIONS.items():
         ax.axhline(v, color="C3", lw=0.7, ls=":")
         ax.text(x[-1] * 1.05, v, name, fontsize=7, va="center", color="C3")
-    ax.set(xscale="log", xlabel="1/(1 − S)  (inverse feature density)", ylabel="dimensions per feature",
-           title=f"feature dimensionality, n={cfg.n}, m={cfg.m}; dotted: polytope fractions k/ℓ", ylim=(0, 1.1))
+    ax.set(
+        xscale="log",
+        xlabel="1/(1 − S)  (inverse feature density)",
+        ylabel="dimensions per feature",
+        title=f"feature dimensionality, n={cfg.n}, m={cfg.m}; dotted: polytope fractions k/ℓ",
+        ylim=(0, 1.1),
+    )
     ax.legend(fontsize=8, loc="lower left")
     ax = axes[1]
     ax.hist(D[small], bins=60, range=(0, 1.05), color="C0", alpha=0.7, label="measured D_i (groups ≤ 8)")
@@ -442,9 +620,12 @@ def run_geometry(cfg: GeometryConfig, seed: int, ctx: RunContext) -> Result:
     axes2[0, 0].set_ylabel("WᵀW (features i, j)")
     axes2[1, 0].set_ylabel("feature i (I = 0.7^i)")
     fig2.colorbar(im, ax=axes2[0].tolist(), shrink=0.8)
-    return Result(checks, arrays, {"feature_dimensionality": fig, "WtW_heatmaps": fig2},
-                  {"polytope_fraction": frac_poly, "sticky_share": sticky_share,
-                   "represented_n20": n_rep20.tolist()})
+    return Result(
+        checks,
+        arrays,
+        {"feature_dimensionality": fig, "WtW_heatmaps": fig2},
+        {"polytope_fraction": frac_poly, "sticky_share": sticky_share, "represented_n20": n_rep20.tolist()},
+    )
 
 
 # ==============================================================================================
@@ -466,8 +647,10 @@ class ScalingConfig:
 
     def validate(self):
         require(self.n >= 2, f"n must be an integer >= 2; got {self.n}")
-        require(len(self.widths) >= 3 and all(1 <= w < self.n for w in self.widths),
-                f"widths must be >= 3 integers in [1, n); got {self.widths}")
+        require(
+            len(self.widths) >= 3 and all(1 <= w < self.n for w in self.widths),
+            f"widths must be >= 3 integers in [1, n); got {self.widths}",
+        )
         require(self.alpha > 1, f"alpha must be > 1 (weak-regime exponent alpha − 1 > 0); got {self.alpha}")
         require(self.weak_decay >= 0, f"weak_decay must be >= 0; got {self.weak_decay}")
         require(self.strong_decay < 0, f"strong_decay must be < 0; got {self.strong_decay}")
@@ -476,13 +659,25 @@ class ScalingConfig:
 
 
 def _scaling_full() -> ScalingConfig:
-    return ScalingConfig(n=1000, widths=(10, 15, 25, 39, 63, 100), seeds=3, steps=20000, batch_size=2048,
-                         n_records=100, eval_samples=1 << 18)
+    return ScalingConfig(
+        n=1000,
+        widths=(10, 15, 25, 39, 63, 100),
+        seeds=3,
+        steps=20000,
+        batch_size=2048,
+        n_records=100,
+        eval_samples=1 << 18,
+    )
 
 
-@register("superposition_scaling", "Liu, Liu & Gore's toy model: loss vs width in the weak (γ>0) and strong "
-          "(γ<0) superposition regimes against the unlearned-feature law and the 1/m law; interference vs Welch",
-          ScalingConfig, quick=ScalingConfig, full=_scaling_full)
+@register(
+    "superposition_scaling",
+    "Liu, Liu & Gore's toy model: loss vs width in the weak (γ>0) and strong "
+    "(γ<0) superposition regimes against the unlearned-feature law and the 1/m law; interference vs Welch",
+    ScalingConfig,
+    quick=ScalingConfig,
+    full=_scaling_full,
+)
 def run_scaling(cfg: ScalingConfig, seed: int, ctx: RunContext) -> Result:
     n = cfg.n
     ms = np.asarray(sorted(cfg.widths))
@@ -492,12 +687,31 @@ def run_scaling(cfg: ScalingConfig, seed: int, ctx: RunContext) -> Result:
     widths = np.tile(np.repeat(ms, cfg.seeds), 2)
     decay = np.repeat([g for _, g in regimes], len(ms) * cfg.seeds)
     ctx.log(f"  {widths.size} models, n={n}, widths {ms.tolist()}, {cfg.steps} steps")
-    res = _train_sweep(ctx, "train", jax.random.key(seed), importance=imp, probabilities=p, m=int(ms.max()),
-                       widths=widths, weight_decay=decay, steps=cfg.steps, batch_size=cfg.batch_size,
-                       learning_rate=cfg.lr, schedule="warmup_cosine", warmup_steps=cfg.steps // 10, init="liu",
-                       value_range=(0.0, 2.0), n_records=cfg.n_records, records_per_chunk=max(1, cfg.n_records // 10))
-    L = np.asarray(tm.evaluate_loss(jax.random.key(seed + 1), res.params, imp, p, n_samples=cfg.eval_samples,
-                                    value_range=(0.0, 2.0)), float)
+    res = _train_sweep(
+        ctx,
+        "train",
+        jax.random.key(seed),
+        importance=imp,
+        probabilities=p,
+        m=int(ms.max()),
+        widths=widths,
+        weight_decay=decay,
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.lr,
+        schedule="warmup_cosine",
+        warmup_steps=cfg.steps // 10,
+        init="liu",
+        value_range=(0.0, 2.0),
+        n_records=cfg.n_records,
+        records_per_chunk=max(1, cfg.n_records // 10),
+    )
+    L = np.asarray(
+        tm.evaluate_loss(
+            jax.random.key(seed + 1), res.params, imp, p, n_samples=cfg.eval_samples, value_range=(0.0, 2.0)
+        ),
+        float,
+    )
     W = np.asarray(res.params.W, float)
     norms = np.linalg.norm(W, axis=1)
     rep = norms > 0.5
@@ -505,8 +719,9 @@ def run_scaling(cfg: ScalingConfig, seed: int, ctx: RunContext) -> Result:
     L_unlearned = np.where(rep, 0.0, var).sum(axis=1) / n  # Liu et al.: activated-but-unlearned features
     shape = (2, len(ms), cfg.seeds)
     L, L_unlearned, frac_rep = L.reshape(shape), L_unlearned.reshape(shape), rep.mean(axis=1).reshape(shape)
-    overlap = np.array([float(th.mean_squared_overlap(W[k][:, rep[k]])) if rep[k].sum() > 1 else np.nan
-                        for k in range(W.shape[0])]).reshape(shape)
+    overlap = np.array(
+        [float(th.mean_squared_overlap(W[k][:, rep[k]])) if rep[k].sum() > 1 else np.nan for k in range(W.shape[0])]
+    ).reshape(shape)
     L_weak_th = np.asarray(th.weak_superposition_loss(ms, p))
     Lm = L.mean(axis=2)
     k_weak, se_weak, _ = fit_power_law(ms, Lm[0])
@@ -521,40 +736,70 @@ def run_scaling(cfg: ScalingConfig, seed: int, ctx: RunContext) -> Result:
     ctx.log(f"  strong exponent {k_strong:.3f} ± {se_strong:.3f}; overlap exponent {k_ov:.3f} ± {se_ov:.3f}")
     checks = [
         Check.at_most(
-            "weak_loss_vs_unlearned_features", float(np.max(weak_rel)), 0.35,
+            "weak_loss_vs_unlearned_features",
+            float(np.max(weak_rel)),
+            0.35,
             "weak regime: max over widths of |L − L_unlearned|/L with L_unlearned = (1/n) Σ_(i not represented) "
             "Var(x_i), Var = (4/3)p_i − p_i² (Liu et al.'s activated-but-unlearned features; represented = "
             "‖W_i‖ > 0.5). L_unlearned is a lower bound; the represented features add their residual error "
             "(norms shrunk by the decay, small overlaps). Not derived: 0.35 is the claim 'unlearned features carry "
-            "most of the loss'; the measured value is reported."),
+            "most of the loss'; the measured value is reported.",
+        ),
         Check.at_most(
-            "weak_exponent", abs(k_weak - k_unl), 3 * se_weak + 0.1,
+            "weak_exponent",
+            abs(k_weak - k_unl),
+            3 * se_weak + 0.1,
             f"|fitted exponent of L(m) − exponent of L_unlearned(m)| (weak law evaluated on the learned represented "
             f"set; {k_unl:.3f}). The top-m form of the same law gives {k_weak_th:.3f} over these widths and "
-            f"−(α−1) = {-(cfg.alpha - 1):.3f} asymptotically. Tolerance: 3 standard errors of the fit + 0.1."),
+            f"−(α−1) = {-(cfg.alpha - 1):.3f} asymptotically. Tolerance: 3 standard errors of the fit + 0.1.",
+        ),
         Check.at_most(
-            "strong_exponent", max(0.0, k_strong - (-1.0), float(welch_slope.min()) - k_strong) ,
+            "strong_exponent",
+            max(0.0, k_strong - (-1.0), float(welch_slope.min()) - k_strong),
             3 * se_strong + 0.1,
             f"distance of the fitted strong-regime exponent from the band [Welch slope −1 − m/(n−m) at m_max = "
             f"{welch_slope.min():.3f}, −1] (Liu et al.: L ∝ 1/m; finite n steepens it as the Welch bound does). "
-            "Tolerance: 3 standard errors of the fit + 0.1 for the loss's subleading terms."),
+            "Tolerance: 3 standard errors of the fit + 0.1 for the loss's subleading terms.",
+        ),
         Check.at_least(
-            "strong_overlap_above_welch", float(np.nanmin(np.nanmean(overlap[1], axis=1) / welch)), 1.0,
+            "strong_overlap_above_welch",
+            float(np.nanmin(np.nanmean(overlap[1], axis=1) / welch)),
+            1.0,
             "strong regime: min over widths of (mean squared overlap of the learned unit embeddings)/(Welch bound "
             "(n−m)/(m(n−1))). The Welch bound is a theorem for any n unit vectors in m dims, so the ratio must be "
             "≥ 1; how close it gets measures how tightly training packs the features (the fitted overlap exponent "
-            "is reported in the metrics against the Welch slope)."),
+            "is reported in the metrics against the Welch slope).",
+        ),
         Check.at_least(
-            "strong_all_features_represented", float(frac_rep[1].min()), 0.95,
-            "strong regime: smallest fraction of features with ‖W_i‖ > 0.5 (Liu et al.: γ < 0 represents all)."),
+            "strong_all_features_represented",
+            float(frac_rep[1].min()),
+            0.95,
+            "strong regime: smallest fraction of features with ‖W_i‖ > 0.5 (Liu et al.: γ < 0 represents all).",
+        ),
     ]
-    arrays = {"widths": ms, "probabilities": p, "loss": L, "loss_unlearned": L_unlearned, "loss_weak_theory":
-              L_weak_th, "fraction_represented": frac_rep, "overlap": overlap, "welch": welch,
-              "top_features": top[: ms.max()]}
-    metrics = {"weak_exponent": k_weak, "weak_exponent_unlearned": k_unl, "weak_exponent_theory_finite_n": k_weak_th,
-               "weak_exponent_asymptotic": -(cfg.alpha - 1), "strong_exponent": k_strong,
-               "strong_exponent_se": se_strong, "overlap_exponent": k_ov, "overlap_exponent_se": se_ov,
-               "overlap_exponent_welch_mean": float(np.mean(welch_slope)), "welch_slope": welch_slope.tolist()}
+    arrays = {
+        "widths": ms,
+        "probabilities": p,
+        "loss": L,
+        "loss_unlearned": L_unlearned,
+        "loss_weak_theory": L_weak_th,
+        "fraction_represented": frac_rep,
+        "overlap": overlap,
+        "welch": welch,
+        "top_features": top[: ms.max()],
+    }
+    metrics = {
+        "weak_exponent": k_weak,
+        "weak_exponent_unlearned": k_unl,
+        "weak_exponent_theory_finite_n": k_weak_th,
+        "weak_exponent_asymptotic": -(cfg.alpha - 1),
+        "strong_exponent": k_strong,
+        "strong_exponent_se": se_strong,
+        "overlap_exponent": k_ov,
+        "overlap_exponent_se": se_ov,
+        "overlap_exponent_welch_mean": float(np.mean(welch_slope)),
+        "welch_slope": welch_slope.tolist(),
+    }
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
@@ -565,8 +810,9 @@ def run_scaling(cfg: ScalingConfig, seed: int, ctx: RunContext) -> Result:
     ax.loglog(ms, Lm[1], "s", color="C1", label=f"strong (γ = {cfg.strong_decay:g}), simulation")
     c = Lm[1][0] * ms[0]
     ax.loglog(ms, c / ms, "--", color="C1", label="∝ 1/m (strong theory)")
-    ax.set(xlabel="hidden dimension m", ylabel="test loss (MSE per feature)",
-           title=f"loss vs width, n={n}, α={cfg.alpha}")
+    ax.set(
+        xlabel="hidden dimension m", ylabel="test loss (MSE per feature)", title=f"loss vs width, n={n}, α={cfg.alpha}"
+    )
     ax.legend(fontsize=7)
     ax = axes[1]
     ax.loglog(ms, np.nanmean(overlap[1], axis=1), "s", color="C1", label="strong: mean (Ŵ_i·Ŵ_j)², simulation")

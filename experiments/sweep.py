@@ -70,8 +70,15 @@ def _process() -> tuple[int, int]:
     return jax.process_index(), jax.process_count()
 
 
-def sweep(ctx: RunContext, name: str, fn: Callable[[int, int], dict], n_items: int, *,
-          max_batch: int | None = None, item_bytes: float | None = None) -> dict[str, np.ndarray]:
+def sweep(
+    ctx: RunContext,
+    name: str,
+    fn: Callable[[int, int], dict],
+    n_items: int,
+    *,
+    max_batch: int | None = None,
+    item_bytes: float | None = None,
+) -> dict[str, np.ndarray]:
     """Run ``fn`` over range(n_items) in chunks (see module docstring); return the merged arrays.
 
     Args:
@@ -138,6 +145,8 @@ def _wait_for(folder: Path, bounds, ctx: RunContext, poll_s: float = 1.0) -> Non
         if not missing:
             return
         if time.monotonic() - t0 > ctx.wait_timeout:
-            raise TimeoutError(f"sweep chunks {missing[:3]}… were not written within {ctx.wait_timeout:.0f} s "
-                               f"(another host failed, or {folder} is not on a shared file system)")
+            raise TimeoutError(
+                f"sweep chunks {missing[:3]}… were not written within {ctx.wait_timeout:.0f} s "
+                f"(another host failed, or {folder} is not on a shared file system)"
+            )
         time.sleep(poll_s)

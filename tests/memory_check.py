@@ -36,12 +36,29 @@ def main() -> None:
     before = status("VmRSS")
     with tempfile.TemporaryDirectory() as work:
         ctx = RunContext(progress=False, verbose=False, max_batch=a.max_batch or a.instances, work_dir=work)
-        res = _train_sweep(ctx, "mem", jax.random.key(0), importance=np.ones(a.n),
-                           probabilities=np.full((a.instances, a.n), 0.1), m=4, batch_size=a.batch, steps=2,
-                           n_records=1, group=None)
+        res = _train_sweep(
+            ctx,
+            "mem",
+            jax.random.key(0),
+            importance=np.ones(a.n),
+            probabilities=np.full((a.instances, a.n), 0.1),
+            m=4,
+            batch_size=a.batch,
+            steps=2,
+            n_records=1,
+            group=None,
+        )
     peak = status("VmHWM")
-    json.dump({"before": before, "peak": peak, "item_bytes": tm.instance_bytes(a.batch, a.n, 4),
-               "instances": a.instances, "finite": bool(np.isfinite(res.loss).all())}, sys.stdout)
+    json.dump(
+        {
+            "before": before,
+            "peak": peak,
+            "item_bytes": tm.instance_bytes(a.batch, a.n, 4),
+            "instances": a.instances,
+            "finite": bool(np.isfinite(res.loss).all()),
+        },
+        sys.stdout,
+    )
 
 
 if __name__ == "__main__":

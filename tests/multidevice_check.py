@@ -38,8 +38,18 @@ def superposition():
     probs = np.repeat(np.geomspace(1.0, 0.05, inst)[:, None], n, axis=1)
     runs = {}
     for name, dev, grp in (("single", 1, None), ("sharded", 4, None), ("sharded_grouped", 4, 1)):
-        runs[name] = tm.train_instances(jax.random.key(3), importance=imp, probabilities=probs, m=2, steps=40,
-                                        batch_size=64, n_records=4, devices=dev, group=grp, dtype=jnp.float64)
+        runs[name] = tm.train_instances(
+            jax.random.key(3),
+            importance=imp,
+            probabilities=probs,
+            m=2,
+            steps=40,
+            batch_size=64,
+            n_records=4,
+            devices=dev,
+            group=grp,
+            dtype=jnp.float64,
+        )
     base = runs.pop("single")
     out = {k: tree_rel((r.params, r.loss), (base.params, base.loss)) for k, r in runs.items()}
     out["result_devices"] = len(runs["sharded"].params.W.sharding.device_set)

@@ -23,8 +23,10 @@ def main() -> None:
 
     ctx = RunContext(progress=False, verbose=False, max_batch=2, work_dir=work, wait_timeout=120)
     out = sweep(ctx, "multihost", fn, 9)
-    json.dump({"process": jax.process_index(), "count": jax.process_count(), "computed": done,
-               "merged": out["x"].tolist()}, sys.stdout)
+    json.dump(
+        {"process": jax.process_index(), "count": jax.process_count(), "computed": done, "merged": out["x"].tolist()},
+        sys.stdout,
+    )
     jax.distributed.shutdown()
 
 

@@ -35,9 +35,15 @@ def _run_ok(cfg, seed, ctx):
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, cfg.n], label="sim")
     ax.set_xlabel("x")
-    return Result([Check.at_most("err", 0.5, 1.0, "an error below its bound"),
-                   Check.at_least("ratio", 2.0, 1.5, "a ratio above its threshold")],
-                  {"x": np.arange(cfg.n)}, {"curve": fig}, {"note": np.float64(1.5)})
+    return Result(
+        [
+            Check.at_most("err", 0.5, 1.0, "an error below its bound"),
+            Check.at_least("ratio", 2.0, 1.5, "a ratio above its threshold"),
+        ],
+        {"x": np.arange(cfg.n)},
+        {"curve": fig},
+        {"note": np.float64(1.5)},
+    )
 
 
 def _run_fail(cfg, seed, ctx):
@@ -59,8 +65,9 @@ def dummy_registry(monkeypatch):
     for name in list(contract.REGISTRY):
         monkeypatch.delitem(contract.REGISTRY, name)
     for name, fn in [("a_ok", _run_ok), ("b_interrupt", _run_interrupt), ("c_fail", _run_fail)]:
-        monkeypatch.setitem(contract.REGISTRY, name,
-                            contract.Experiment(name, f"dummy {name}", _Cfg, _Cfg, lambda: _Cfg(n=5), fn))
+        monkeypatch.setitem(
+            contract.REGISTRY, name, contract.Experiment(name, f"dummy {name}", _Cfg, _Cfg, lambda: _Cfg(n=5), fn)
+        )
     CALLS.clear()
     yield
 
@@ -68,8 +75,20 @@ def dummy_registry(monkeypatch):
 def test_summary_schema_and_files(tmp_path, dummy_registry):
     summary = contract.run_experiment("a_ok", out_dir=tmp_path, quick=True, seed=3)
     stored = json.loads((tmp_path / "a_ok" / "summary.json").read_text())
-    for key in ("experiment", "description", "size", "seed", "config", "config_hash", "versions", "device",
-                "runtime_s", "checks", "passed", "figures"):
+    for key in (
+        "experiment",
+        "description",
+        "size",
+        "seed",
+        "config",
+        "config_hash",
+        "versions",
+        "device",
+        "runtime_s",
+        "checks",
+        "passed",
+        "figures",
+    ):
         assert key in stored, key
     assert stored["experiment"] == "a_ok" and stored["seed"] == 3 and stored["size"] == "quick"
     assert stored["config"] == {"n": 3, "rate": 0.1}
@@ -137,16 +156,19 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left behind
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["run", "nope"], ["unknown experiment 'nope'"]),
-    (["run", "a_ok", "--quick", "--set", "n=0"], ["n must be >= 1"]),
-    (["run", "a_ok", "--set", "rate=3"], ["rate must satisfy 0 < rate < 1"]),
-    (["run", "a_ok", "--set", "size=3"], ["unknown setting 'size'"]),
-    (["run", "a_ok", "--set", "n=2.5"], ["n must be an integer"]),
-    (["run", "a_ok", "--set", "n"], ["--set expects KEY=VALUE"]),
-    (["describe", "nope"], ["unknown experiment"]),
-    (["run", "a_ok", "--devices", "99"], ["devices must be between 1 and the"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["run", "nope"], ["unknown experiment 'nope'"]),
+        (["run", "a_ok", "--quick", "--set", "n=0"], ["n must be >= 1"]),
+        (["run", "a_ok", "--set", "rate=3"], ["rate must satisfy 0 < rate < 1"]),
+        (["run", "a_ok", "--set", "size=3"], ["unknown setting 'size'"]),
+        (["run", "a_ok", "--set", "n=2.5"], ["n must be an integer"]),
+        (["run", "a_ok", "--set", "n"], ["--set expects KEY=VALUE"]),
+        (["describe", "nope"], ["unknown experiment"]),
+        (["run", "a_ok", "--devices", "99"], ["devices must be between 1 and the"]),
+    ],
+)
 def test_bad_arguments_one_line(argv, words, dummy_registry, capsys, tmp_path):
     assert cli.main(argv + (["--out", str(tmp_path)] if argv[0] == "run" else [])) == 2
     err = capsys.readouterr().err.strip()
@@ -156,11 +178,14 @@ def test_bad_arguments_one_line(argv, words, dummy_registry, capsys, tmp_path):
     assert not list(tmp_path.iterdir())  # nothing written
 
 
-@pytest.mark.parametrize("argv, word", [
-    (["run", "a_ok", "--bogus"], "unrecognized arguments: --bogus"),
-    (["run", "a_ok", "--seed", "-2"], "seed must be an integer >= 0"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv, word",
+    [
+        (["run", "a_ok", "--bogus"], "unrecognized arguments: --bogus"),
+        (["run", "a_ok", "--seed", "-2"], "seed must be an integer >= 0"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_argparse_errors_one_line(argv, word, dummy_registry, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
@@ -177,15 +202,20 @@ def _run_counting(cfg, seed, ctx):
     return Result([Check.at_most("err", 0.0, 1.0, "fine")])
 
 
-@pytest.mark.parametrize("make_out", [
-    lambda tmp: tmp / "a_file" / "sub",  # a parent is a regular file: cannot be created
-    lambda tmp: Path("/proc/learning-dynamics-no-such-dir"),  # cannot be created, even by root
-], ids=["under-a-file", "proc"])
+@pytest.mark.parametrize(
+    "make_out",
+    [
+        lambda tmp: tmp / "a_file" / "sub",  # a parent is a regular file: cannot be created
+        lambda tmp: Path("/proc/learning-dynamics-no-such-dir"),  # cannot be created, even by root
+    ],
+    ids=["under-a-file", "proc"],
+)
 def test_unwritable_out_fails_before_compute(tmp_path, dummy_registry, capsys, monkeypatch, make_out):
     (tmp_path / "a_file").write_text("not a folder")
     out = make_out(tmp_path)
-    monkeypatch.setitem(contract.REGISTRY, "d_count",
-                        contract.Experiment("d_count", "counts", _Cfg, _Cfg, _Cfg, _run_counting))
+    monkeypatch.setitem(
+        contract.REGISTRY, "d_count", contract.Experiment("d_count", "counts", _Cfg, _Cfg, _Cfg, _run_counting)
+    )
     assert cli.main(["run", "d_count", "--quick", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("error: output folder") and "--out" in err
@@ -197,12 +227,14 @@ def test_unwritable_out_fails_before_compute(tmp_path, dummy_registry, capsys, m
 
 def test_describe_into_a_closed_pipe_exits_quietly():
     # `python -m experiments describe NAME | head -1`: the reader closes the pipe after one line.
-    code = ("import subprocess, sys\n"
-            "p = subprocess.Popen([sys.executable, '-m', 'experiments', 'describe', 'superposition_scaling'],"
-            " stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
-            "p.stdout.readline(); p.stdout.close()\n"
-            "err = p.stderr.read().decode(); p.wait()\n"
-            "print(repr(err)); print(p.returncode)\n")
+    code = (
+        "import subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-m', 'experiments', 'describe', 'superposition_scaling'],"
+        " stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "p.stdout.readline(); p.stdout.close()\n"
+        "err = p.stderr.read().decode(); p.wait()\n"
+        "print(repr(err)); print(p.returncode)\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     err_repr, returncode = proc.stdout.strip().splitlines()
     assert "Traceback" not in err_repr and "BrokenPipe" not in err_repr, err_repr
@@ -234,8 +266,9 @@ def _run_diverging(cfg, seed, ctx):
 
 
 def test_divergent_training_is_named_in_summary_and_log(tmp_path, dummy_registry, monkeypatch, capsys):
-    monkeypatch.setitem(contract.REGISTRY, "e_diverge",
-                        contract.Experiment("e_diverge", "diverges", _Cfg, _Cfg, _Cfg, _run_diverging))
+    monkeypatch.setitem(
+        contract.REGISTRY, "e_diverge", contract.Experiment("e_diverge", "diverges", _Cfg, _Cfg, _Cfg, _run_diverging)
+    )
     assert cli.main(["run", "e_diverge", "--quick", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     stored = json.loads((tmp_path / "e_diverge" / "summary.json").read_text())
@@ -251,21 +284,22 @@ def test_divergent_training_is_named_in_summary_and_log(tmp_path, dummy_registry
 
 def test_run_experiment_leaves_the_callers_x64_setting(tmp_path):
     # In a fresh process with JAX defaults (x64 off), run_experiment computes in float64 inside and restores.
-    code = ("import jax, jax.numpy as jnp\n"
-            "from experiments import contract\n"
-            "from experiments.contract import Check, Result, Experiment, REGISTRY\n"
-            "from dataclasses import dataclass\n"
-            "@dataclass(frozen=True)\n"
-            "class C:\n    n: int = 1\n"
-            "def run(cfg, seed, ctx):\n"
-            "    return Result([Check.at_most('x64', 0.0 if jnp.zeros(1).dtype == jnp.float64 else 1.0, 0.0, 'f64')])\n"
-            "contract.get('ntk_gp_recovery')\n"
-            "REGISTRY['tiny'] = Experiment('tiny', 'tiny', C, C, C, run)\n"
-            f"s = contract.run_experiment('tiny', out_dir={str(tmp_path)!r}, quick=True)\n"
-            "print(s['passed'], s['device']['x64'], jax.config.jax_enable_x64, jnp.zeros(1).dtype)\n")
+    code = (
+        "import jax, jax.numpy as jnp\n"
+        "from experiments import contract\n"
+        "from experiments.contract import Check, Result, Experiment, REGISTRY\n"
+        "from dataclasses import dataclass\n"
+        "@dataclass(frozen=True)\n"
+        "class C:\n    n: int = 1\n"
+        "def run(cfg, seed, ctx):\n"
+        "    return Result([Check.at_most('x64', 0.0 if jnp.zeros(1).dtype == jnp.float64 else 1.0, 0.0, 'f64')])\n"
+        "contract.get('ntk_gp_recovery')\n"
+        "REGISTRY['tiny'] = Experiment('tiny', 'tiny', C, C, C, run)\n"
+        f"s = contract.run_experiment('tiny', out_dir={str(tmp_path)!r}, quick=True)\n"
+        "print(s['passed'], s['device']['x64'], jax.config.jax_enable_x64, jnp.zeros(1).dtype)\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          env=env)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "True", "False", "float32"]
 
@@ -287,8 +321,23 @@ def test_list_and_describe_real_registry(capsys):
 
 
 def test_subprocess_errors_without_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "experiments", "run", "deep_linear_modes", "--set", "depths=(0,)",
-                           "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments",
+            "run",
+            "deep_linear_modes",
+            "--set",
+            "depths=(0,)",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: depths must be integers >= 1")
@@ -313,8 +362,11 @@ def _run_sweep(cfg, seed, ctx):
 def test_interrupted_experiment_sweep_resumes_and_force_recomputes(tmp_path, dummy_registry, monkeypatch):
     """run_experiment streams sweep chunks to OUT/NAME/sweeps/<hash>/: an interrupted run keeps its finished
     chunks, the rerun computes only the rest, and --force starts the sweep afresh."""
-    monkeypatch.setitem(contract.REGISTRY, "d_sweep",
-                        contract.Experiment("d_sweep", "dummy sweep", _Cfg, _Cfg, lambda: _Cfg(n=5), _run_sweep))
+    monkeypatch.setitem(
+        contract.REGISTRY,
+        "d_sweep",
+        contract.Experiment("d_sweep", "dummy sweep", _Cfg, _Cfg, lambda: _Cfg(n=5), _run_sweep),
+    )
     ctx = contract.RunContext(progress=False, verbose=False, max_batch=2)
     SWEEP_CHUNKS.clear()
     monkeypatch.setenv("DUMMY_INTERRUPT", "4")
@@ -330,11 +382,14 @@ def test_interrupted_experiment_sweep_resumes_and_force_recomputes(tmp_path, dum
     assert SWEEP_CHUNKS == [0, 2, 4]
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["run", "a_ok", "--max-batch", "0"], ["argument --max-batch", "expected an integer >= 1; got 0"]),
-    (["run", "a_ok", "--devices", "many"], ["argument --devices", "expected an integer >= 1; got 'many'"]),
-    (["run", "a_ok", "--host-devices", "-2"], ["argument --host-devices", "expected an integer >= 1"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["run", "a_ok", "--max-batch", "0"], ["argument --max-batch", "expected an integer >= 1; got 0"]),
+        (["run", "a_ok", "--devices", "many"], ["argument --devices", "expected an integer >= 1; got 'many'"]),
+        (["run", "a_ok", "--host-devices", "-2"], ["argument --host-devices", "expected an integer >= 1"]),
+    ],
+)
 def test_bad_scale_out_options_one_line(argv, words, dummy_registry, capsys, tmp_path):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv + ["--out", str(tmp_path)])

@@ -63,10 +63,12 @@ def test_standard_limit_is_the_nngp_posterior_golden():
     data = oracle.load_golden("gp")
     x = th.all_binary_inputs(oracle.POSTERIOR_K)
     perm = np.array(oracle.POSTERIOR_PERM)
-    np.testing.assert_allclose(th.gp_mean(x, perm, net=th.STANDARD_PARAMETERIZATION), data["posterior_mean"],
-                               rtol=0, atol=1e-12)
-    np.testing.assert_allclose(th.gp_covariance(x, net=th.STANDARD_PARAMETERIZATION), data["posterior_cov"],
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        th.gp_mean(x, perm, net=th.STANDARD_PARAMETERIZATION), data["posterior_mean"], rtol=0, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        th.gp_covariance(x, net=th.STANDARD_PARAMETERIZATION), data["posterior_cov"], rtol=0, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("par", ["ntk", "standard"])

@@ -42,27 +42,32 @@ def test_kernels_and_gp_match_neural_tangents(nt, name):
     assert np.max(np.abs(np.asarray(ref.nngp) - mine.nngp)) <= 1e-12 * np.max(np.abs(mine.nngp))
     assert np.max(np.abs(np.asarray(ref.ntk) - mine.ntk)) <= 1e-12 * np.max(np.abs(mine.ntk))
     X, Y = th.training_set(perm)
-    predict = nt.predict.gradient_descent_mse_ensemble(kf, np.asarray(X), np.asarray(Y), learning_rate=1.0,
-                                                       diag_reg=0.0)
+    predict = nt.predict.gradient_descent_mse_ensemble(
+        kf, np.asarray(X), np.asarray(Y), learning_rate=1.0, diag_reg=0.0
+    )
     for t in (None, 2.0, 50.0):
         g = predict(t=t, x_test=xn, get="ntk", compute_cov=True)
-        np.testing.assert_allclose(np.asarray(g.mean), th.gp_mean(x, perm, net=net, t=t, learning_rate=1.0),
-                                   rtol=0, atol=1e-12)
-        np.testing.assert_allclose(np.asarray(g.covariance), th.gp_covariance(x, net=net, t=t, learning_rate=1.0),
-                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            np.asarray(g.mean), th.gp_mean(x, perm, net=net, t=t, learning_rate=1.0), rtol=0, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            np.asarray(g.covariance), th.gp_covariance(x, net=net, t=t, learning_rate=1.0), rtol=0, atol=1e-12
+        )
 
 
 def test_standard_limit_is_nngp_posterior(nt):
     k, perm = 5, np.array([2, 3, 4, 0, 1])
     x = th.all_binary_inputs(k)
     X, Y = th.training_set(perm)
-    post = nt.predict.gradient_descent_mse_ensemble(oracle.nt_kernel_fn("ntk", 1.0, None, 8, k), np.asarray(X),
-                                                    np.asarray(Y), diag_reg=0.0)(
-        t=None, x_test=np.asarray(th.normalize_inputs(x)), get="nngp", compute_cov=True)
-    np.testing.assert_allclose(np.asarray(post.mean), th.gp_mean(x, perm, net=th.STANDARD_PARAMETERIZATION),
-                               rtol=0, atol=1e-12)
-    np.testing.assert_allclose(np.asarray(post.covariance),
-                               th.gp_covariance(x, net=th.STANDARD_PARAMETERIZATION), rtol=0, atol=1e-12)
+    post = nt.predict.gradient_descent_mse_ensemble(
+        oracle.nt_kernel_fn("ntk", 1.0, None, 8, k), np.asarray(X), np.asarray(Y), diag_reg=0.0
+    )(t=None, x_test=np.asarray(th.normalize_inputs(x)), get="nngp", compute_cov=True)
+    np.testing.assert_allclose(
+        np.asarray(post.mean), th.gp_mean(x, perm, net=th.STANDARD_PARAMETERIZATION), rtol=0, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        np.asarray(post.covariance), th.gp_covariance(x, net=th.STANDARD_PARAMETERIZATION), rtol=0, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("par", ["ntk", "standard"])
@@ -71,8 +76,11 @@ def test_empirical_ntk_matches_neural_tangents(nt, par):
     net = th.Network(par, 1.0, None)
     p = tm.init_params(jax.random.key(11), k, n, net=net, dtype=jnp.float64)
     stax = nt.stax
-    _, apply_fn, _ = stax.serial(stax.Dense(n, W_std=1.0, b_std=None, parameterization=par), stax.Relu(),
-                                 stax.Dense(k, W_std=1.0, b_std=None, parameterization=par))
+    _, apply_fn, _ = stax.serial(
+        stax.Dense(n, W_std=1.0, b_std=None, parameterization=par),
+        stax.Relu(),
+        stax.Dense(k, W_std=1.0, b_std=None, parameterization=par),
+    )
     x = np.asarray(th.normalize_inputs(th.all_binary_inputs(k)))
     ref = nt.empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0)(x, None, [(p.W1.T, None), (), (p.W2.T, None)])
     np.testing.assert_allclose(np.asarray(tm.empirical_ntk(p, x, net=net)), np.asarray(ref), rtol=0, atol=1e-12)

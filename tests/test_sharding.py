@@ -49,8 +49,9 @@ def test_bad_size_and_group_named():
     with pytest.raises(ParameterError, match="group"):
         Placement.plan(4, group=0)
     with pytest.raises(ParameterError, match="group"):
-        sp.train_instances(jax.random.key(0), importance=np.ones(2), probabilities=np.ones(2), m=1, steps=1,
-                           n_records=1, group="fast")
+        sp.train_instances(
+            jax.random.key(0), importance=np.ones(2), probabilities=np.ones(2), m=1, steps=1, n_records=1, group="fast"
+        )
     with pytest.raises(ParameterError, match="ensemble size"):
         Placement.plan(2.5)
     with pytest.raises(ParameterError, match="devices must be between 1 and"):
@@ -71,8 +72,15 @@ def test_configure_sets_default():
 def test_grouped_superposition_equals_vectorised():
     """Groups run the same per-instance program one after another: equal to rounding (float64). 1e-12 relative
     is a margin of ~10⁴ ε for reduction-order differences over 30 Adam steps, not a derived bound."""
-    kw = dict(importance=np.ones(5), probabilities=np.geomspace(1, 0.1, 6)[:, None] * np.ones(5), m=2, steps=30,
-              batch_size=32, n_records=3, dtype=jnp.float64)
+    kw = dict(
+        importance=np.ones(5),
+        probabilities=np.geomspace(1, 0.1, 6)[:, None] * np.ones(5),
+        m=2,
+        steps=30,
+        batch_size=32,
+        n_records=3,
+        dtype=jnp.float64,
+    )
     a = sp.train_instances(jax.random.key(0), group=None, **kw)
     b = sp.train_instances(jax.random.key(0), group=4, **kw)
     np.testing.assert_allclose(b.params.W, a.params.W, rtol=1e-12, atol=1e-14)
@@ -85,13 +93,22 @@ def test_sharded_equals_single_device_on_four_cpu_devices():
     The bound 1e-9 (relative, float64) is a stated margin over reduction-order rounding (see
     ``tests/multidevice_check.py``); the measured differences are ≤ 3e-16."""
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "multidevice_check.py")], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "multidevice_check.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["devices"] == 4
     assert out["superposition"].pop("result_devices") == 4  # the run really was spread over the 4 devices
-    diffs = {f"{fam}/{k}": v for fam in ("superposition", "deep_linear", "ntk_permutation", "streaming_parity")
-             for k, v in out[fam].items()}
+    diffs = {
+        f"{fam}/{k}": v
+        for fam in ("superposition", "deep_linear", "ntk_permutation", "streaming_parity")
+        for k, v in out[fam].items()
+    }
     assert len(diffs) == 6
     assert all(v <= 1e-9 for v in diffs.values()), diffs

@@ -51,7 +51,10 @@ def test_sweep_streams_chunks_and_merges(tmp_path):
     assert out["pair"].shape == (10, 2)
     assert calls == [(0, 4), (4, 8), (8, 10)]
     assert sorted(p.name for p in (tmp_path / "sq").iterdir()) == [
-        "00000000-00000004.npz", "00000004-00000008.npz", "00000008-00000010.npz"]
+        "00000000-00000004.npz",
+        "00000004-00000008.npz",
+        "00000008-00000010.npz",
+    ]
     in_memory = sweep(RunContext(progress=False, verbose=False, max_batch=3), "sq", _squares([]), 10)
     np.testing.assert_array_equal(in_memory["x"], out["x"])
 
@@ -85,8 +88,15 @@ def test_chunked_training_equals_one_call():
     """Instance i keeps key split(key, I)[i] in any chunking, so the models are the same (float64: the
     per-instance programs are identical, only XLA's reduction order may differ; 1e-12 relative is a margin of
     ~10⁴ ε for that, not a derived bound)."""
-    kw = dict(importance=np.ones(4), probabilities=np.geomspace(1, 0.1, 5)[:, None] * np.ones(4), m=2, steps=20,
-              batch_size=16, n_records=2, dtype=np.float64)
+    kw = dict(
+        importance=np.ones(4),
+        probabilities=np.geomspace(1, 0.1, 5)[:, None] * np.ones(4),
+        m=2,
+        steps=20,
+        batch_size=16,
+        n_records=2,
+        dtype=np.float64,
+    )
     whole = _train_sweep(RunContext(progress=False, verbose=False), "a", jax.random.key(5), **kw)
     parts = _train_sweep(RunContext(progress=False, verbose=False, max_batch=2), "b", jax.random.key(5), **kw)
     np.testing.assert_allclose(parts.params.W, whole.params.W, rtol=1e-12, atol=1e-14)
@@ -94,8 +104,13 @@ def test_chunked_training_equals_one_call():
 
 
 def _peak(*args):
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "memory_check.py"), *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "memory_check.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["finite"]
@@ -126,9 +141,17 @@ def test_two_process_sweep_splits_chunks_and_merges(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    procs = [subprocess.Popen([sys.executable, str(ROOT / "tests" / "multihost_check.py"), str(i), str(port),
-                               str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                              env=env) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "multihost_check.py"), str(i), str(port), str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
+        for i in range(2)
+    ]
     outs = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=300)

@@ -220,8 +220,9 @@ def test_hierarchy_spectrum_matches_exact_tree_covariance():
         n = 2**levels
         i = np.arange(n)[:, None]
         j = np.arange(n)[None, :]
-        lca_depth = np.array([[levels - int(np.floor(np.log2(a ^ b))) - 1 if a != b else levels for b in range(n)]
-                              for a in range(n)])
+        lca_depth = np.array(
+            [[levels - int(np.floor(np.log2(a ^ b))) - 1 if a != b else levels for b in range(n)] for a in range(n)]
+        )
         dist = 2 * (levels - lca_depth)
         c = q ** dist.astype(float)
         eig = np.sort(np.linalg.eigvalsh(c))[::-1]
@@ -248,20 +249,23 @@ def test_from_summed_convention_reproduces_saxe_gd_step():
 
 
 # ---------------------------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("call, word", [
-    (lambda: th.mode_strength(1.0, -1.0, 1e-3), "singular_value"),
-    (lambda: th.mode_strength(-1.0, 1.0, 1e-3), "t"),
-    (lambda: th.mode_strength(1.0, 1.0, -1e-3), "initial_strength"),
-    (lambda: th.mode_strength(1.0, 1.0, 1e-3, depth=0), "depth"),
-    (lambda: th.mode_strength(1.0, 1.0, 1e-3, depth=2.5), "depth"),
-    (lambda: th.mode_strength(np.nan, 1.0, 1e-3), "t"),
-    (lambda: th.learning_time(1.0, 1e-3, fraction=1.0), "fraction"),
-    (lambda: th.learning_time(1.0, 0.8, fraction=0.5), "initial_strength"),
-    (lambda: th.discrete_mode_trajectory(10, 1.0, 1e-3, 1.5), "learning_rate"),
-    (lambda: th.network_map(1.0, np.ones(3), 1e-3), "sigma_yx"),
-    (lambda: th.network_map(1.0, np.eye(3), [1e-3, 1e-3]), "initial_strengths"),
-    (lambda: th.hierarchy_singular_values(3, 0.7, 10), "flip_prob"),
-])
+@pytest.mark.parametrize(
+    "call, word",
+    [
+        (lambda: th.mode_strength(1.0, -1.0, 1e-3), "singular_value"),
+        (lambda: th.mode_strength(-1.0, 1.0, 1e-3), "t"),
+        (lambda: th.mode_strength(1.0, 1.0, -1e-3), "initial_strength"),
+        (lambda: th.mode_strength(1.0, 1.0, 1e-3, depth=0), "depth"),
+        (lambda: th.mode_strength(1.0, 1.0, 1e-3, depth=2.5), "depth"),
+        (lambda: th.mode_strength(np.nan, 1.0, 1e-3), "t"),
+        (lambda: th.learning_time(1.0, 1e-3, fraction=1.0), "fraction"),
+        (lambda: th.learning_time(1.0, 0.8, fraction=0.5), "initial_strength"),
+        (lambda: th.discrete_mode_trajectory(10, 1.0, 1e-3, 1.5), "learning_rate"),
+        (lambda: th.network_map(1.0, np.ones(3), 1e-3), "sigma_yx"),
+        (lambda: th.network_map(1.0, np.eye(3), [1e-3, 1e-3]), "initial_strengths"),
+        (lambda: th.hierarchy_singular_values(3, 0.7, 10), "flip_prob"),
+    ],
+)
 def test_bad_input_names_parameter(call, word):
     with pytest.raises(ParameterError, match=word):
         call()

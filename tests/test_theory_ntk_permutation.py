@@ -12,6 +12,8 @@ from theory import ntk_permutation as th
 from theory.common import ParameterError
 
 A, B = th.NTK_PARAMETERIZATION, th.STANDARD_PARAMETERIZATION
+
+
 def test_kernel_special_values():
     # Spec §13 item 1: Θ_A(e_i, e_i) = 1/k, Θ_A(e_i, e_j) = 1/(2πk), K(e_i, e_i) = 1/(2k), K(e_i, e_j) = 1/(2πk).
     k = 7
@@ -178,8 +180,9 @@ def test_ensemble_sizes_match_spec_table():
     assert [th.ensemble_size_single(k, 0.1, net=B) for k in ks] == [28, 58, 121, 190, 339]
     # M_all (exact-margin union bound): spec 455, 801, 1469, 2182, 3721 / 61, 139, 307, 493, 899; ±1 member for
     # the spec's rounding of the margins.
-    assert np.all(np.abs(np.array([th.ensemble_size_all(k, 0.1, net=A) for k in ks]) - [455, 801, 1469, 2182, 3721])
-                  <= 1)
+    assert np.all(
+        np.abs(np.array([th.ensemble_size_all(k, 0.1, net=A) for k in ks]) - [455, 801, 1469, 2182, 3721]) <= 1
+    )
     assert np.all(np.abs(np.array([th.ensemble_size_all(k, 0.1, net=B) for k in ks]) - [61, 139, 307, 493, 899]) <= 1)
     # crude uniform-margin bound: spec 911, 1550, 3485, 6229, 14098 (A) — within 0.5 % (the spec rounds z_min).
     crude = np.array([th.ensemble_size_bound_all(k, 0.1, net=A) for k in ks])
@@ -217,20 +220,23 @@ def test_sample_member_outputs_moments():
 
 
 # ---- bad input -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("call, match", [
-    (lambda: th.gp_mean(np.array([[1.0, 0.5, 0.0]]), [0, 1, 2]), "x_test must be binary"),
-    (lambda: th.gp_mean(np.array([[0.0, 0.0, 0.0]]), [0, 1, 2]), "x_test must be nonzero"),
-    (lambda: th.gp_mean(np.array([[1.0, 0.0, 0.0]]), [0, 0, 2]), "permutation must be a permutation"),
-    (lambda: th.gp_mean(np.array([[1.0, 0.0, 0.0]]), [0, 1]), "permutation must have length k = 3"),
-    (lambda: th.gp_mean(np.array([[1.0, 0.0]]), [0, 1], t=-1.0), "t must satisfy"),
-    (lambda: th.Network("ntk", width=0), "width must"),
-    (lambda: th.Network("mup"), "parameterization must be"),
-    (lambda: th.Network("ntk", sigma_w=0.0), "sigma_w must"),
-    (lambda: th.recovery_probability(0, 5), "members must"),
-    (lambda: th.ensemble_size_single(5, delta=1.5), "delta must"),
-    (lambda: th.basis_solution(3, 4), "ones must satisfy"),
-    (lambda: th.convergence_steps(5, learning_rate=1e6), "learning_rate must be <"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: th.gp_mean(np.array([[1.0, 0.5, 0.0]]), [0, 1, 2]), "x_test must be binary"),
+        (lambda: th.gp_mean(np.array([[0.0, 0.0, 0.0]]), [0, 1, 2]), "x_test must be nonzero"),
+        (lambda: th.gp_mean(np.array([[1.0, 0.0, 0.0]]), [0, 0, 2]), "permutation must be a permutation"),
+        (lambda: th.gp_mean(np.array([[1.0, 0.0, 0.0]]), [0, 1]), "permutation must have length k = 3"),
+        (lambda: th.gp_mean(np.array([[1.0, 0.0]]), [0, 1], t=-1.0), "t must satisfy"),
+        (lambda: th.Network("ntk", width=0), "width must"),
+        (lambda: th.Network("mup"), "parameterization must be"),
+        (lambda: th.Network("ntk", sigma_w=0.0), "sigma_w must"),
+        (lambda: th.recovery_probability(0, 5), "members must"),
+        (lambda: th.ensemble_size_single(5, delta=1.5), "delta must"),
+        (lambda: th.basis_solution(3, 4), "ones must satisfy"),
+        (lambda: th.convergence_steps(5, learning_rate=1e6), "learning_rate must be <"),
+    ],
+)
 def test_bad_input_names_the_parameter(call, match):
     with pytest.raises(ParameterError, match=match):
         call()

@@ -112,14 +112,17 @@ def test_merger_condition_and_boundary():
     assert float(th.merger_boundary(8, n_c) - th.merger_boundary(7, n_c)) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: th.critical_count(-1.0, 0.1, 1.0, 1.0), "h0"),
-    (lambda: th.merger_trajectory(1.0, 1.0, 0.1, 1.0, 0.0, 3), "b"),
-    (lambda: th.prefix_index([0, 2]), "bits"),
-    (lambda: th.mod_counter_automaton(1), "modulus"),
-    (lambda: th.extract_automaton(np.zeros((6, 3)), np.zeros((6, 2))), "hidden"),
-    (lambda: th.Automaton(np.array([[0, 5]]), np.array([0])), "transitions"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: th.critical_count(-1.0, 0.1, 1.0, 1.0), "h0"),
+        (lambda: th.merger_trajectory(1.0, 1.0, 0.1, 1.0, 0.0, 3), "b"),
+        (lambda: th.prefix_index([0, 2]), "bits"),
+        (lambda: th.mod_counter_automaton(1), "modulus"),
+        (lambda: th.extract_automaton(np.zeros((6, 3)), np.zeros((6, 2))), "hidden"),
+        (lambda: th.Automaton(np.array([[0, 5]]), np.array([0])), "transitions"),
+    ],
+)
 def test_bad_input_names_the_parameter(call, match):
     with pytest.raises(ParameterError, match=match):
         call()

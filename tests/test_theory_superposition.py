@@ -26,19 +26,22 @@ def block(*mats):
     W = np.zeros((m, n))
     r = c = 0
     for a in mats:
-        W[r:r + a.shape[0], c:c + a.shape[1]] = a
+        W[r : r + a.shape[0], c : c + a.shape[1]] = a
         r, c = r + a.shape[0], c + a.shape[1]
     return W
 
 
 # ---------------------------------------------------------------------------------------------- geometry
-@pytest.mark.parametrize("W, expected", [
-    (np.eye(3), 1.0),
-    (np.array([[1.0, -1.0]]), 1 / 2),
-    (polygon(3), 2 / 3),
-    (polygon(5), 2 / 5),
-    (tetrahedron(), 3 / 4),
-])
+@pytest.mark.parametrize(
+    "W, expected",
+    [
+        (np.eye(3), 1.0),
+        (np.array([[1.0, -1.0]]), 1 / 2),
+        (polygon(3), 2 / 3),
+        (polygon(5), 2 / 5),
+        (tetrahedron(), 3 / 4),
+    ],
+)
 def test_feature_dimensionality_uniform_polytopes(W, expected):
     np.testing.assert_allclose(th.feature_dimensionality(W), expected, rtol=1e-12)
     # a uniform polytope uses all of its k dims: D* = k / ℓ as well
@@ -132,25 +135,38 @@ def test_phase_energies_closed_forms_and_optimum():
     r, p = np.array([0.3, 2.0]), np.array([0.05, 0.5])
     E = th.phase_energies(r, p)
     var = p / 3 - p * p / 4
-    np.testing.assert_allclose(E.not_represented, th.expected_loss_2x1([1.0, 0.0], np.stack([0 * p, p / 2], -1),
-                                                                       np.stack([1 + 0 * r, r], -1), p), rtol=1e-12)
+    np.testing.assert_allclose(
+        E.not_represented,
+        th.expected_loss_2x1([1.0, 0.0], np.stack([0 * p, p / 2], -1), np.stack([1 + 0 * r, r], -1), p),
+        rtol=1e-12,
+    )
     np.testing.assert_allclose(E.dedicated, var, rtol=1e-12)
     # Elhage et al.'s fixed antipodal pair (w = ±1, b = 0) has loss p²(1+r)/6; optimising can only lower it
     fixed = p * p * (1 + r) / 6
     np.testing.assert_allclose(th.expected_loss_2x1([1.0, -1.0], [0.0, 0.0], np.stack([1 + 0 * r, r], -1), p), fixed)
     assert np.all(np.asarray(E.superposition) <= fixed + 1e-15)
-    np.testing.assert_allclose(th.expected_loss_2x1(E.params[:, :2], E.params[:, 2:], np.stack([1 + 0 * r, r], -1), p),
-                               E.superposition, rtol=1e-10)
+    np.testing.assert_allclose(
+        th.expected_loss_2x1(E.params[:, :2], E.params[:, 2:], np.stack([1 + 0 * r, r], -1), p),
+        E.superposition,
+        rtol=1e-10,
+    )
     # against an independent optimiser (scipy, from the fixed pair): same optimum to 1e-6 relative
     from scipy.optimize import minimize
 
     for k in range(2):
-        f = jax.jit(lambda t, k=k: th.expected_loss_2x1(jnp.stack([jnp.abs(t[0]), -jnp.abs(t[1])]), t[2:],
-                                                       jnp.array([1.0, r[k]]), p[k]))
+        f = jax.jit(
+            lambda t, k=k: th.expected_loss_2x1(
+                jnp.stack([jnp.abs(t[0]), -jnp.abs(t[1])]), t[2:], jnp.array([1.0, r[k]]), p[k]
+            )
+        )
         g = jax.jit(jax.grad(f))
-        sol = minimize(lambda t, f=f: float(f(t)), np.array([1.0, 1.0, 0.0, 0.0]),
-                       jac=lambda t, g=g: np.asarray(g(t)), method="L-BFGS-B",
-                       options={"ftol": 1e-15, "gtol": 1e-12})
+        sol = minimize(
+            lambda t, f=f: float(f(t)),
+            np.array([1.0, 1.0, 0.0, 0.0]),
+            jac=lambda t, g=g: np.asarray(g(t)),
+            method="L-BFGS-B",
+            options={"ftol": 1e-15, "gtol": 1e-12},
+        )
         assert float(E.superposition[k]) <= sol.fun * (1 + 1e-6)
 
 
@@ -179,21 +195,27 @@ def test_weak_superposition_loss_and_exponent():
 
 
 # ---------------------------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("call, match", [
-    (lambda: th.feature_moments(1.0), "sparsity"),
-    (lambda: th.feature_moments(-0.1), "sparsity"),
-    (lambda: th.linear_optimum([1.0, 2.0], 0), "m must"),
-    (lambda: th.linear_optimum([1.0, -2.0], 1), "importance"),
-    (lambda: th.linear_optimum([1.0, 2.0], 1, sparsity=[0.1, 0.2, 0.3]), "sparsity must be a scalar or have length"),
-    (lambda: th.feature_dimensionality(np.ones(3)), "W must have shape"),
-    (lambda: th.feature_dimensionality(np.ones((0, 3))), "m >= 1"),
-    (lambda: th.phase_energies(-1.0, 0.5), "relative_importance"),
-    (lambda: th.phase_energies(1.0, 0.0), "density"),
-    (lambda: th.power_law_frequencies(0, 1.5), "n must"),
-    (lambda: th.weak_superposition_loss(3, [0.1, 0.5]), "decreasing"),
-    (lambda: th.weak_superposition_exponent(0.5), "alpha"),
-    (lambda: th.welch_bound(3, 5), "n >= m"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: th.feature_moments(1.0), "sparsity"),
+        (lambda: th.feature_moments(-0.1), "sparsity"),
+        (lambda: th.linear_optimum([1.0, 2.0], 0), "m must"),
+        (lambda: th.linear_optimum([1.0, -2.0], 1), "importance"),
+        (
+            lambda: th.linear_optimum([1.0, 2.0], 1, sparsity=[0.1, 0.2, 0.3]),
+            "sparsity must be a scalar or have length",
+        ),
+        (lambda: th.feature_dimensionality(np.ones(3)), "W must have shape"),
+        (lambda: th.feature_dimensionality(np.ones((0, 3))), "m >= 1"),
+        (lambda: th.phase_energies(-1.0, 0.5), "relative_importance"),
+        (lambda: th.phase_energies(1.0, 0.0), "density"),
+        (lambda: th.power_law_frequencies(0, 1.5), "n must"),
+        (lambda: th.weak_superposition_loss(3, [0.1, 0.5]), "decreasing"),
+        (lambda: th.weak_superposition_exponent(0.5), "alpha"),
+        (lambda: th.welch_bound(3, 5), "n >= m"),
+    ],
+)
 def test_bad_input_names_the_parameter(call, match):
     with pytest.raises(ParameterError, match=match):
         call()

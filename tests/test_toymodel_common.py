@@ -19,8 +19,11 @@ from toymodels.common import check_losses, divergence_monitor
 def test_check_losses_flags_nonfinite_and_growth_only():
     healthy = np.array([[1.0, 0.5, 0.1], [2.0, 2.0, 1.9]])
     assert check_losses(healthy, "x") is None
-    with pytest.warns(RuntimeWarning, match=r"training diverged \(x\): 1 of 2 runs, 1 with a non-finite loss "
-                                            r"\(from record 2\)"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"training diverged \(x\): 1 of 2 runs, 1 with a non-finite loss "
+        r"\(from record 2\)",
+    ):
         check_losses(np.array([[1.0, 0.5, 0.1], [1.0, 3.0, np.nan]]), "x")
     with pytest.warns(RuntimeWarning):
         msg = check_losses(np.array([[1.0, 5.0, 11.0]]), "x", growth=10.0)  # 11 > 10 × 1
@@ -61,8 +64,9 @@ def test_user_errors_are_parameter_errors():
 
 def _counted(module, name, static, monkeypatch, **jit_kwargs):
     """Replace module.name (a jitted function) by the same function wrapped in chex.assert_max_traces(n=1)."""
-    counted = jax.jit(chex.assert_max_traces(getattr(module, name).__wrapped__, n=1), static_argnames=static,
-                      **jit_kwargs)
+    counted = jax.jit(
+        chex.assert_max_traces(getattr(module, name).__wrapped__, n=1), static_argnames=static, **jit_kwargs
+    )
     monkeypatch.setattr(module, name, counted)
     chex.clear_trace_counter()
 
@@ -81,20 +85,38 @@ def test_superposition_trainer_traces_once(monkeypatch):
     _counted(sup, "_chunk_all", ("static", "n_records", "placement"), monkeypatch, donate_argnums=(0,))
     imp = 0.9 ** np.arange(6)
     for key, p in ((0, 0.1), (1, 0.3)):
-        sup.train_instances(jax.random.key(key), importance=imp, probabilities=np.full(6, p), m=2, steps=20,
-                            batch_size=32, n_records=2, devices=1, group=None)
+        sup.train_instances(
+            jax.random.key(key),
+            importance=imp,
+            probabilities=np.full(6, p),
+            m=2,
+            steps=20,
+            batch_size=32,
+            n_records=2,
+            devices=1,
+            group=None,
+        )
 
 
 def test_ntk_trainer_traces_once(monkeypatch):
     _counted(ntk, "_train_chunk", ("net", "n_records", "record_every", "lr", "placement"), monkeypatch)
     for key in (0, 1, 2):
-        ntk.train_ensemble(jax.random.key(key), np.array([1, 2, 0]), members=3, width=16, steps=20, n_records=2,
-                           learning_rate=0.5, devices=1)
+        ntk.train_ensemble(
+            jax.random.key(key),
+            np.array([1, 2, 0]),
+            members=3,
+            width=16,
+            steps=20,
+            n_records=2,
+            learning_rate=0.5,
+            devices=1,
+        )
 
 
 def test_streaming_parity_trainer_traces_once(monkeypatch):
-    _counted(sp, "_chunk", ("cfg", "max_length", "record_every", "n_records", "record_prefix", "placement"),
-             monkeypatch)
+    _counted(
+        sp, "_chunk", ("cfg", "max_length", "record_every", "n_records", "record_prefix", "placement"), monkeypatch
+    )
     cfg = sp.RNNConfig(hidden=8)
     for key in (0, 1):
         sp.train(jax.random.key(key), (2, 3), cfg, seeds=2, steps=20, record_every=10, devices=1)

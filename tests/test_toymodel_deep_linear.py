@@ -15,7 +15,7 @@ def _analytic_grad(params, task):
     """Paper eq. 13: ∂L/∂W_l = −(Π_{i>l} W_i)ᵀ [Σyx − W_tot Σxx] (Π_{i<l} W_i)ᵀ."""
     grads = []
     for l in range(len(params)):
-        above = dl.end_to_end(params[l + 1:]) if l + 1 < len(params) else jnp.eye(params[-1].shape[0])
+        above = dl.end_to_end(params[l + 1 :]) if l + 1 < len(params) else jnp.eye(params[-1].shape[0])
         below = dl.end_to_end(params[:l]) if l > 0 else jnp.eye(params[0].shape[1])
         err = task.sigma_yx - dl.end_to_end(params) @ task.sigma_xx
         grads.append(-above.T @ err @ below.T)
@@ -108,8 +108,9 @@ def test_stability_bound_spec_p9(depth):
     # spec P9: a balanced mode started at 1.01 s converges at 0.9 × 2/(N s^{2−2/N}) and diverges at 1.1 ×
     s = jnp.array([1.3])
     task = dl.make_task(jnp.diag(s))
-    params = dl.init_params(jax.random.PRNGKey(14), (1,) * (depth + 1), "decoupled", task=task,
-                            initial_strength=1.01 * s)
+    params = dl.init_params(
+        jax.random.PRNGKey(14), (1,) * (depth + 1), "decoupled", task=task, initial_strength=1.01 * s
+    )
     bound = float(th.max_stable_learning_rate(s[0], depth))
     _, ok = dl.train(params, task, 0.9 * bound, 3000, record_every=3000)
     _, bad = dl.train(params, task, 1.1 * bound, 3000, record_every=3000)
@@ -125,16 +126,19 @@ def test_branching_diffusion_data_shapes_and_values():
     np.testing.assert_array_equal(x, np.eye(8))
 
 
-@pytest.mark.parametrize("call, word", [
-    (lambda: dl.init_params(jax.random.PRNGKey(0), (3, 0, 2), "gaussian"), "widths"),
-    (lambda: dl.init_params(jax.random.PRNGKey(0), (3,), "gaussian"), "widths"),
-    (lambda: dl.init_params(jax.random.PRNGKey(0), (3, 2), "uniform"), "scheme"),
-    (lambda: dl.init_params(jax.random.PRNGKey(0), (3, 2), "gaussian", scale=-1.0), "scale"),
-    (lambda: dl.init_params(jax.random.PRNGKey(0), (3, 2), "decoupled"), "task"),
-    (lambda: dl.synthetic_task(jax.random.PRNGKey(0), [1.0, -2.0], 3, 3), "singular_values"),
-    (lambda: dl.synthetic_task(jax.random.PRNGKey(0), [1.0, 2.0], 1, 3), "singular_values"),
-    (lambda: dl.branching_diffusion_data(jax.random.PRNGKey(0), 3, 0.6, 10), "flip_prob"),
-])
+@pytest.mark.parametrize(
+    "call, word",
+    [
+        (lambda: dl.init_params(jax.random.PRNGKey(0), (3, 0, 2), "gaussian"), "widths"),
+        (lambda: dl.init_params(jax.random.PRNGKey(0), (3,), "gaussian"), "widths"),
+        (lambda: dl.init_params(jax.random.PRNGKey(0), (3, 2), "uniform"), "scheme"),
+        (lambda: dl.init_params(jax.random.PRNGKey(0), (3, 2), "gaussian", scale=-1.0), "scale"),
+        (lambda: dl.init_params(jax.random.PRNGKey(0), (3, 2), "decoupled"), "task"),
+        (lambda: dl.synthetic_task(jax.random.PRNGKey(0), [1.0, -2.0], 3, 3), "singular_values"),
+        (lambda: dl.synthetic_task(jax.random.PRNGKey(0), [1.0, 2.0], 1, 3), "singular_values"),
+        (lambda: dl.branching_diffusion_data(jax.random.PRNGKey(0), 3, 0.6, 10), "flip_prob"),
+    ],
+)
 def test_bad_input_names_parameter(call, word):
     with pytest.raises(ParameterError, match=word):
         call()

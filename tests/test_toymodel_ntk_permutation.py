@@ -52,8 +52,16 @@ def test_training_reaches_the_predicted_residual(trained):
 
 def test_recorded_mean_trajectory_and_dtype():
     x2 = np.array([[1.0, 1, 0, 0, 0], [0, 0, 1, 1, 1]])
-    res = tm.train_ensemble(jax.random.key(3), PERM, members=4, width=64, net=th.STANDARD_PARAMETERIZATION,
-                            n_records=None, record_inputs=x2, dtype=jnp.float64)
+    res = tm.train_ensemble(
+        jax.random.key(3),
+        PERM,
+        members=4,
+        width=64,
+        net=th.STANDARD_PARAMETERIZATION,
+        n_records=None,
+        record_inputs=x2,
+        dtype=jnp.float64,
+    )
     assert res.output_mean.shape == (res.steps.size, 2, 5) and res.output_mean.dtype == jnp.float64
     final = np.asarray(tm.ensemble_outputs(res.params, x2, th.STANDARD_PARAMETERIZATION)).mean(0)
     np.testing.assert_allclose(res.output_mean[-1], final, atol=1e-12)
@@ -67,18 +75,22 @@ def test_forward_parameterisations_agree_on_function():
     pa = tm.init_params(jax.random.key(2), k, n, net=th.NTK_PARAMETERIZATION, dtype=jnp.float64)
     pb = tm.Params(pa.W1 / np.sqrt(k), pa.W2 / np.sqrt(n), None, None)
     x = jnp.asarray(th.normalize_inputs(th.all_binary_inputs(k)))
-    np.testing.assert_allclose(tm.forward(pa, x, th.NTK_PARAMETERIZATION),
-                               tm.forward(pb, x, th.Network("standard", 1.0, None)), rtol=1e-12)
+    np.testing.assert_allclose(
+        tm.forward(pa, x, th.NTK_PARAMETERIZATION), tm.forward(pb, x, th.Network("standard", 1.0, None)), rtol=1e-12
+    )
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"members": 0}, "members must"),
-    ({"width": 0}, "width must"),
-    ({"permutation": [0, 1, 1, 3, 4]}, "permutation must be a permutation"),
-    ({"learning_rate": -1.0}, "learning_rate must"),
-    ({"steps": 7, "n_records": 2}, "multiple of n_records"),
-    ({"record_inputs": np.zeros((1, 5))}, "record_inputs must be nonzero"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"members": 0}, "members must"),
+        ({"width": 0}, "width must"),
+        ({"permutation": [0, 1, 1, 3, 4]}, "permutation must be a permutation"),
+        ({"learning_rate": -1.0}, "learning_rate must"),
+        ({"steps": 7, "n_records": 2}, "multiple of n_records"),
+        ({"record_inputs": np.zeros((1, 5))}, "record_inputs must be nonzero"),
+    ],
+)
 def test_bad_input(kwargs, match):
     args = {"permutation": PERM, "members": 2, "width": 8, **kwargs}
     perm = args.pop("permutation")

@@ -65,14 +65,17 @@ def test_train_is_deterministic_shapes_and_learns_short_parity():
     assert np.all(np.asarray(r1.loss)[:, 0, -1] < 1e-3)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: tm.RNNConfig(hidden=0), "hidden"),
-    (lambda: tm.RNNConfig(activation="sigmoid"), "activation"),
-    (lambda: tm.RNNConfig(gain=-1.0), "gain"),
-    (lambda: tm.train(jax.random.key(0), [0], tm.RNNConfig(hidden=2), steps=10, record_every=10), "train_length"),
-    (lambda: tm.parity_targets([0, 1, 2]), "0 and 1"),
-    (lambda: tm.dfa_rnn(np.array([[0, 3]]), np.array([0])), "transitions"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: tm.RNNConfig(hidden=0), "hidden"),
+        (lambda: tm.RNNConfig(activation="sigmoid"), "activation"),
+        (lambda: tm.RNNConfig(gain=-1.0), "gain"),
+        (lambda: tm.train(jax.random.key(0), [0], tm.RNNConfig(hidden=2), steps=10, record_every=10), "train_length"),
+        (lambda: tm.parity_targets([0, 1, 2]), "0 and 1"),
+        (lambda: tm.dfa_rnn(np.array([[0, 3]]), np.array([0])), "transitions"),
+    ],
+)
 def test_bad_input_names_the_parameter(call, match):
     with pytest.raises(ParameterError, match=match):
         call()

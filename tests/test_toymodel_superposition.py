@@ -21,8 +21,7 @@ def test_sample_features_has_the_stated_law():
 
 
 def _train(key, **kw):
-    args = dict(importance=np.ones(6), probabilities=np.full((3, 6), 0.3), m=2, steps=40, batch_size=64,
-                n_records=4)
+    args = dict(importance=np.ones(6), probabilities=np.full((3, 6), 0.3), m=2, steps=40, batch_size=64, n_records=4)
     args.update(kw)
     return tm.train_instances(key, **args)
 
@@ -56,9 +55,20 @@ def test_feature_norm_decay_rules():
 
 def test_linear_model_learns_top_m_dense():
     imp = 0.5 ** np.arange(4)
-    res = tm.train_instances(jax.random.key(0), importance=imp, probabilities=np.ones((2, 4)), m=2, steps=3000,
-                             batch_size=256, learning_rate=1e-2, activation="linear", schedule="warmup_cosine",
-                             warmup_steps=100, n_records=10, dtype=jnp.float64)
+    res = tm.train_instances(
+        jax.random.key(0),
+        importance=imp,
+        probabilities=np.ones((2, 4)),
+        m=2,
+        steps=3000,
+        batch_size=256,
+        learning_rate=1e-2,
+        activation="linear",
+        schedule="warmup_cosine",
+        warmup_steps=100,
+        n_records=10,
+        dtype=jnp.float64,
+    )
     loss = np.asarray(th.linear_model_loss(res.params.W, res.params.b, imp))
     L = float(th.linear_optimum(imp, 2).loss)
     assert np.all(loss >= L * (1 - 1e-12)) and np.all(loss <= L * 1.01)
@@ -67,23 +77,27 @@ def test_linear_model_learns_top_m_dense():
 def test_evaluate_loss_common_samples():
     res = _train(jax.random.key(0))
     a = tm.evaluate_loss(jax.random.key(5), res.params, np.ones(6), 0.3, n_samples=4096, common_samples=True)
-    same = tm.Params(jnp.broadcast_to(res.params.W[:1], res.params.W.shape),
-                     jnp.broadcast_to(res.params.b[:1], res.params.b.shape))
+    same = tm.Params(
+        jnp.broadcast_to(res.params.W[:1], res.params.W.shape), jnp.broadcast_to(res.params.b[:1], res.params.b.shape)
+    )
     b = np.asarray(tm.evaluate_loss(jax.random.key(5), same, np.ones(6), 0.3, n_samples=4096, common_samples=True))
     np.testing.assert_allclose(b, b[0])  # identical models on common samples: identical losses
     assert np.asarray(a).shape == (3,)
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(activation="tanh"), "activation"),
-    (dict(probabilities=np.full((3, 6), 1.5)), "probabilities"),
-    (dict(importance=np.ones(5)), "importance must have length"),
-    (dict(importance=-np.ones(6)), "importance"),
-    (dict(m=0), "m must"),
-    (dict(steps=30), "multiple of n_records"),
-    (dict(widths=[1, 2, 3]), "widths"),
-    (dict(init="he"), "init"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(activation="tanh"), "activation"),
+        (dict(probabilities=np.full((3, 6), 1.5)), "probabilities"),
+        (dict(importance=np.ones(5)), "importance must have length"),
+        (dict(importance=-np.ones(6)), "importance"),
+        (dict(m=0), "m must"),
+        (dict(steps=30), "multiple of n_records"),
+        (dict(widths=[1, 2, 3]), "widths"),
+        (dict(init="he"), "init"),
+    ],
+)
 def test_bad_input(kw, match):
     with pytest.raises(ParameterError, match=match):
         _train(jax.random.key(0), **kw)

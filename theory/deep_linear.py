@@ -77,8 +77,7 @@ def _check_dataset(inputs, targets):
     targets = as_float(targets, "targets")
     if inputs.ndim != 2 or targets.ndim != 2 or inputs.shape[0] != targets.shape[0]:
         raise ParameterError(
-            f"inputs and targets must be (P, N1) and (P, N3) with the same P; got {inputs.shape} and "
-            f"{targets.shape}"
+            f"inputs and targets must be (P, N1) and (P, N3) with the same P; got {inputs.shape} and {targets.shape}"
         )
     return inputs, targets
 
@@ -345,8 +344,9 @@ def _discrete_step(a, s, lr, n):
     return a + lr * a ** (n - 1.0) * (s - a**n)
 
 
-def discrete_mode_trajectory(n_steps: int, singular_value, initial_strength, learning_rate, *, depth=2,
-                             record_every: int = 1):
+def discrete_mode_trajectory(
+    n_steps: int, singular_value, initial_strength, learning_rate, *, depth=2, record_every: int = 1
+):
     r"""Exact discrete-time trajectory of one balanced, decoupled mode under GD (spec §6.5).
 
     Every layer carries a = u^{1/D} and GD on ½(s − a^D)² gives :math:`a_{n+1}=a_n+\eta a_n^{D-1}(s-a_n^D)`;
@@ -369,8 +369,9 @@ def discrete_mode_trajectory(n_steps: int, singular_value, initial_strength, lea
     return jnp.concatenate([u0[None], us], axis=0)
 
 
-def discrete_learning_steps(singular_value, initial_strength, learning_rate, *, depth=2, fraction=0.5,
-                            max_steps: int = 10**7):
+def discrete_learning_steps(
+    singular_value, initial_strength, learning_rate, *, depth=2, fraction=0.5, max_steps: int = 10**7
+):
     """Number of exact GD steps until a balanced mode first satisfies u ≥ fraction·s.
 
     Uses the recursion of :func:`discrete_mode_trajectory`; returns ``max_steps`` where it is not

@@ -163,8 +163,10 @@ def validate_permutation(permutation, k: int | None = None) -> np.ndarray:
     if k is not None and p.size != k:
         raise ParameterError(f"permutation must have length k = {k}; got {p.size}")
     if not np.array_equal(np.sort(p), np.arange(p.size)):
-        raise ParameterError(f"permutation must be a permutation of range({p.size}) (each index once); got "
-                             f"{p.tolist()[:12]}{'…' if p.size > 12 else ''}")
+        raise ParameterError(
+            f"permutation must be a permutation of range({p.size}) (each index once); got "
+            f"{p.tolist()[:12]}{'…' if p.size > 12 else ''}"
+        )
     return p
 
 
@@ -180,8 +182,10 @@ def validate_binary_inputs(x, name: str = "x_test") -> np.ndarray:
         raise ParameterError(f"{name} must be binary (entries 0 or 1); got entries such as {bad.ravel()[:3].tolist()}")
     zero = ~np.any(val == 1, axis=-1)
     if np.any(zero):
-        raise ParameterError(f"{name} must be nonzero binary vectors; {int(zero.sum())} all-zero input(s) at "
-                             f"index {np.argwhere(zero)[0].tolist()}")
+        raise ParameterError(
+            f"{name} must be nonzero binary vectors; {int(zero.sum())} all-zero input(s) at "
+            f"index {np.argwhere(zero)[0].tolist()}"
+        )
     return val.astype(float)
 
 
@@ -353,8 +357,9 @@ def default_learning_rate(k, *, net: Network = NTK_PARAMETERIZATION) -> float:
     return k * k / max(lam_perp, lam_par)
 
 
-def convergence_steps(k, residual: float = 1e-8, *, net: Network = NTK_PARAMETERIZATION,
-                      learning_rate: float | None = None) -> int:
+def convergence_steps(
+    k, residual: float = 1e-8, *, net: Network = NTK_PARAMETERIZATION, learning_rate: float | None = None
+) -> int:
     """Steps of full-batch GD until the slowest training-set mode has shrunk by ``residual`` (infinite width).
 
     steps = ⌈ln(residual)/ln max_λ |1 − ηλ/N|⌉; raises if the step is unstable (ηλ_max/N ≥ 2).
@@ -366,8 +371,10 @@ def convergence_steps(k, residual: float = 1e-8, *, net: Network = NTK_PARAMETER
     lams = np.array(train_spectrum(k, net=net))
     rate = float(np.max(np.abs(1 - eta * lams / (k * k))))
     if rate >= 1:
-        raise ParameterError(f"learning_rate must be < 2N/λ_max = {2 * k * k / lams.max():.4g} for gradient descent "
-                             f"to converge; got {eta}")
+        raise ParameterError(
+            f"learning_rate must be < 2N/λ_max = {2 * k * k / lams.max():.4g} for gradient descent "
+            f"to converge; got {eta}"
+        )
     return max(1, math.ceil(math.log(residual) / math.log(rate))) if rate > 0 else 1
 
 
@@ -423,8 +430,16 @@ def _projection_core(x, t, steps, eta, net):
     return jnp.einsum("nj,jl,...l,ml->...nm", theta_xX, V, w, V)
 
 
-def gp_mean(x_test, permutation, *, net: Network = NTK_PARAMETERIZATION, t=None, steps=None,
-            learning_rate: float | None = None, normalize: bool = True) -> jnp.ndarray:
+def gp_mean(
+    x_test,
+    permutation,
+    *,
+    net: Network = NTK_PARAMETERIZATION,
+    t=None,
+    steps=None,
+    learning_rate: float | None = None,
+    normalize: bool = True,
+) -> jnp.ndarray:
     r"""Mean output of the infinite ensemble trained on the k permuted basis vectors.
 
     .. math:: \mu_t(x) = \Theta(x,X)\,\Theta_{XX}^{-1}\,(I-e^{-\eta\Theta_{XX}t/N})\,Y,\qquad X=I_k,\ Y=P^T
@@ -452,8 +467,17 @@ def gp_mean(x_test, permutation, *, net: Network = NTK_PARAMETERIZATION, t=None,
     return _projection(x, k, net, t, steps, learning_rate) @ Y
 
 
-def gp_covariance(x_test, x_test2=None, *, net: Network = NTK_PARAMETERIZATION, t=None, steps=None,
-                  learning_rate: float | None = None, normalize: bool = True, diagonal: bool = False) -> jnp.ndarray:
+def gp_covariance(
+    x_test,
+    x_test2=None,
+    *,
+    net: Network = NTK_PARAMETERIZATION,
+    t=None,
+    steps=None,
+    learning_rate: float | None = None,
+    normalize: bool = True,
+    diagonal: bool = False,
+) -> jnp.ndarray:
     r"""Covariance over initialisations of one output coordinate of the trained network (the same for all k).
 
     .. math:: \Sigma_t(x,x') = K(x,x') + A\,K_{XX}A'^T - A\,K(X,x') - K(x,X)\,A'^T,\quad
@@ -492,21 +516,33 @@ def _covariance_core(x1, x2, t, steps, eta, net, diagonal):
     k1X = _kernels_core(x1, X, None, net).nngp
     if diagonal:
         prior = _diag_kernels(x1, net).nngp
-        return (prior + jnp.einsum("...nj,jl,...nl->...n", A1, K_XX, A1)
-                - 2 * jnp.einsum("...nj,nj->...n", A1, k1X))
+        return prior + jnp.einsum("...nj,jl,...nl->...n", A1, K_XX, A1) - 2 * jnp.einsum("...nj,nj->...n", A1, k1X)
     if x2 is None:
         A2, k2X, prior = A1, k1X, _kernels_core(x1, x1, jnp.eye(x1.shape[0], dtype=bool), net).nngp
     else:
         A2 = _projection_core(x2, t, steps, eta, net)
         k2X = _kernels_core(x2, X, None, net).nngp
         prior = _kernels_core(x1, x2, None, net).nngp
-    return (prior + jnp.einsum("...nj,jl,...ml->...nm", A1, K_XX, A2)
-            - jnp.einsum("...nj,mj->...nm", A1, k2X) - jnp.einsum("nj,...mj->...nm", k1X, A2))
+    return (
+        prior
+        + jnp.einsum("...nj,jl,...ml->...nm", A1, K_XX, A2)
+        - jnp.einsum("...nj,mj->...nm", A1, k2X)
+        - jnp.einsum("nj,...mj->...nm", k1X, A2)
+    )
 
 
-def sample_member_outputs(key: jax.Array, x_test, permutation, members: int, *,
-                          net: Network = NTK_PARAMETERIZATION, t=None, steps=None,
-                          learning_rate: float | None = None, normalize: bool = True) -> jnp.ndarray:
+def sample_member_outputs(
+    key: jax.Array,
+    x_test,
+    permutation,
+    members: int,
+    *,
+    net: Network = NTK_PARAMETERIZATION,
+    t=None,
+    steps=None,
+    learning_rate: float | None = None,
+    normalize: bool = True,
+) -> jnp.ndarray:
     """Outputs of ``members`` independent infinite-width trained networks: draws of the GP, (members, n_test, k).
 
     The GP surrogate of a trained ensemble (§10): member m's output is μ + Σ^{1/2}ξ_m with ξ_m ~ N(0, I)
@@ -562,8 +598,9 @@ def _unit_kernels(k, rho, net: Network) -> Kernels:
     return Kernels(nngp, net.width * e_phi + bias + sw2 * e_dphi * (rho + bias))
 
 
-def basis_solution(k, ones, *, net: Network = NTK_PARAMETERIZATION, t=None, steps=None,
-                   learning_rate: float | None = None) -> BasisSolution:
+def basis_solution(
+    k, ones, *, net: Network = NTK_PARAMETERIZATION, t=None, steps=None, learning_rate: float | None = None
+) -> BasisSolution:
     r"""Closed-form GP mean and variance for an input with ``ones`` = s ones, trained on the k basis vectors.
 
     With τ, κ the NTK and NNGP at cosines 1, 0, 1/√s, λ_⊥ = τ₁−τ₀, λ_∥ = τ₁+(k−1)τ₀ and decays
@@ -586,11 +623,17 @@ def basis_solution(k, ones, *, net: Network = NTK_PARAMETERIZATION, t=None, step
     """
     k_val = check_int(k, "k", minimum=1)
     s_val = check_int(ones, "ones", minimum=1)
-    if k_val is not None and s_val is not None and np.any(np.broadcast_to(s_val, np.broadcast_shapes(
-            np.shape(s_val), np.shape(k_val))) > np.broadcast_to(k_val, np.broadcast_shapes(np.shape(s_val),
-                                                                                           np.shape(k_val)))):
-        raise ParameterError(f"ones must satisfy 1 <= ones <= k; got ones={np.asarray(ones).tolist()}, "
-                             f"k={np.asarray(k).tolist()}")
+    if (
+        k_val is not None
+        and s_val is not None
+        and np.any(
+            np.broadcast_to(s_val, np.broadcast_shapes(np.shape(s_val), np.shape(k_val)))
+            > np.broadcast_to(k_val, np.broadcast_shapes(np.shape(s_val), np.shape(k_val)))
+        )
+    ):
+        raise ParameterError(
+            f"ones must satisfy 1 <= ones <= k; got ones={np.asarray(ones).tolist()}, k={np.asarray(k).tolist()}"
+        )
     mode = None
     if t is None and steps is None:
         eta = 1.0
@@ -622,8 +665,12 @@ def _basis_core(k, s, time, eta, net, mode):
     mbar = tau0 + (tau_s - tau0) * s / k
     B = -(s / k) * A + d_par * mbar / lam_par
     on, off = A + B, B
-    var = (kap1 + (kap1 - kap0) * (s * on**2 + (k - s) * off**2) + kap0 * (s * on + (k - s) * off) ** 2
-           - 2 * (kap_s * s * on + kap0 * (k - s) * off))
+    var = (
+        kap1
+        + (kap1 - kap0) * (s * on**2 + (k - s) * off**2)
+        + kap0 * (s * on + (k - s) * off) ** 2
+        - 2 * (kap_s * s * on + kap0 * (k - s) * off)
+    )
     var = jnp.maximum(var, 0.0)
     sd = jnp.sqrt(var)
     safe = jnp.where(sd > 0, sd, 1.0)
@@ -665,8 +712,9 @@ def _members(members):
     return np.asarray(m)
 
 
-def recovery_probability(members, k, ones=2, *, net: Network = NTK_PARAMETERIZATION, t=None, steps=None,
-                         learning_rate: float | None = None) -> np.ndarray:
+def recovery_probability(
+    members, k, ones=2, *, net: Network = NTK_PARAMETERIZATION, t=None, steps=None, learning_rate: float | None = None
+) -> np.ndarray:
     r"""Probability that the sign-rounded mean of ``members`` = M networks is exactly Px for one input.
 
     .. math:: P(\text{correct}\mid M)=\Phi(\sqrt M z_{on})^s\,\Phi(\sqrt M z_{off})^{k-s}
@@ -679,13 +727,22 @@ def recovery_probability(members, k, ones=2, *, net: Network = NTK_PARAMETERIZAT
     k = np.asarray(k, float)
     root = np.sqrt(m)
     with np.errstate(invalid="ignore"):
-        log_p = (s * special.log_ndtr(root * np.asarray(sol.z_on))
-                 + (k - s) * special.log_ndtr(root * np.asarray(sol.z_off)))
+        log_p = s * special.log_ndtr(root * np.asarray(sol.z_on)) + (k - s) * special.log_ndtr(
+            root * np.asarray(sol.z_off)
+        )
     return np.exp(np.where(k - s == 0, s * special.log_ndtr(root * np.asarray(sol.z_on)), log_p))
 
 
-def expected_accuracy(members, k, *, ones: int | None = 2, net: Network = NTK_PARAMETERIZATION, t=None,
-                      steps=None, learning_rate: float | None = None) -> np.ndarray:
+def expected_accuracy(
+    members,
+    k,
+    *,
+    ones: int | None = 2,
+    net: Network = NTK_PARAMETERIZATION,
+    t=None,
+    steps=None,
+    learning_rate: float | None = None,
+) -> np.ndarray:
     """Expected exact-match accuracy of an M-member ensemble over test inputs with ``ones`` ones.
 
     ``ones=None`` averages over all 2^k − 1 nonzero inputs (weights C(k, s)/(2^k − 1)). The public code tests

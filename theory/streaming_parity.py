@@ -164,8 +164,9 @@ def prefix_strings(max_length: int) -> list[str]:
 def _binary(bits, name):
     arr = np.asarray(bits)
     if arr.size and not np.all((arr == 0) | (arr == 1)):
-        raise ParameterError(f"{name} must contain only 0 and 1; got values such as "
-                             f"{arr[(arr != 0) & (arr != 1)].ravel()[:3].tolist()}")
+        raise ParameterError(
+            f"{name} must contain only 0 and 1; got values such as {arr[(arr != 0) & (arr != 1)].ravel()[:3].tolist()}"
+        )
     return arr.astype(int).ravel()
 
 
@@ -408,8 +409,7 @@ def merger_trajectory(t, h0, y0, a, b, n):
     # h = κ h0 / ((κ + β h0) e^{x} − β h0); written with expm1 so that κ → 0 is exact: h0 / (1 + β h0 r t …)
     small = jnp.abs(kappa) < 1e-300
     safe_k = jnp.where(small, 1.0, kappa)
-    denom = jnp.where(small, 1.0 + beta * h0 * r * t,
-                      jnp.exp(x) + beta * h0 * jnp.expm1(x) / safe_k)
+    denom = jnp.where(small, 1.0 + beta * h0 * r * t, jnp.exp(x) + beta * h0 * jnp.expm1(x) / safe_k)
     h = h0 / denom
     y = h * (kappa + beta * h)
     return h, y

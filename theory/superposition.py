@@ -92,8 +92,9 @@ STRONG_SUPERPOSITION_EXPONENT = 1.0
 # ----------------------------------------------------------------------------------------------
 def _check_weights(W, name="W"):
     if np.ndim(W) < 2:
-        raise ParameterError(f"{name} must have shape (..., m, n) with column i the embedding of feature i; "
-                             f"got shape {np.shape(W)}")
+        raise ParameterError(
+            f"{name} must have shape (..., m, n) with column i the embedding of feature i; got shape {np.shape(W)}"
+        )
     m, n = np.shape(W)[-2:]
     if m < 1 or n < 1:
         raise ParameterError(f"{name} must have m >= 1 rows and n >= 1 columns; got shape {np.shape(W)}")
@@ -351,8 +352,12 @@ def expected_loss_2x1(W, b, importance, density) -> jnp.ndarray:
     p = as_float(density, "density")
     check_range(p, "density", low=0.0, high=1.0, low_inclusive=False)
     shape = jnp.broadcast_shapes(W.shape[:-1], b.shape[:-1], imp.shape[:-1], p.shape)
-    args = (jnp.broadcast_to(W, shape + (2,)).reshape(-1, 2), jnp.broadcast_to(b, shape + (2,)).reshape(-1, 2),
-            jnp.broadcast_to(imp, shape + (2,)).reshape(-1, 2), jnp.broadcast_to(p, shape).reshape(-1))
+    args = (
+        jnp.broadcast_to(W, shape + (2,)).reshape(-1, 2),
+        jnp.broadcast_to(b, shape + (2,)).reshape(-1, 2),
+        jnp.broadcast_to(imp, shape + (2,)).reshape(-1, 2),
+        jnp.broadcast_to(p, shape).reshape(-1),
+    )
     return jax.vmap(_loss_2x1)(*args).reshape(shape)
 
 
@@ -463,8 +468,7 @@ def classify_phase_2x1(W, *, threshold: float = 0.5) -> np.ndarray:
     return np.where(both, 2, np.where(w[..., 0] >= w[..., 1], 0, 1))
 
 
-def polytope_structure(W, *, norm_threshold: float = 0.5, overlap_threshold: float = 0.05,
-                       rank_tol: float = 0.1):
+def polytope_structure(W, *, norm_threshold: float = 0.5, overlap_threshold: float = 0.05, rank_tol: float = 0.1):
     r"""Decompose one trained ``W`` (m, n) into groups of interfering features (a tegum product).
 
     Represented features (norm > ``norm_threshold``) are linked when :math:`|\hat W_i\cdot\hat W_j|` >

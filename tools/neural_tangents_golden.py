@@ -15,8 +15,11 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.neural_tangents_golden", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.neural_tangents_golden",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--write", action="store_true", help="write the fresh values over the committed files")
     parser.add_argument("--folder", default=None, help="golden folder (default: experiments/golden)")
     args = parser.parse_args(argv)

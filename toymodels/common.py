@@ -26,8 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["scan_with_records", "run_chunked", "check_losses", "divergence_monitor", "haar_orthogonal",
-           "split_keys"]
+__all__ = ["scan_with_records", "run_chunked", "check_losses", "divergence_monitor", "haar_orthogonal", "split_keys"]
 
 PyTree = Any
 
@@ -73,8 +72,10 @@ def check_losses(losses, what: str, *, growth: float = DIVERGENCE_GROWTH) -> str
     if grown.any():
         worst = int(np.argmax(np.where(grown, arr[:, -1], -np.inf)))
         parts.append(f"{int(grown.sum())} whose loss grew from {arr[worst, 0]:.3g} to {arr[worst, -1]:.3g}")
-    message = (f"training diverged ({what}): {int((nonfinite | grown).sum())} of {arr.shape[0]} runs, "
-               f"{' and '.join(parts)}; lower the learning rate")
+    message = (
+        f"training diverged ({what}): {int((nonfinite | grown).sum())} of {arr.shape[0]} runs, "
+        f"{' and '.join(parts)}; lower the learning rate"
+    )
     found = _MONITOR.get()
     if found is not None:
         found.append(message)
@@ -83,8 +84,13 @@ def check_losses(losses, what: str, *, growth: float = DIVERGENCE_GROWTH) -> str
     return message
 
 
-def scan_with_records(step_fn: Callable[[PyTree], PyTree], record_fn: Callable[[PyTree], PyTree], carry: PyTree,
-                      n_records: int, record_every: int):
+def scan_with_records(
+    step_fn: Callable[[PyTree], PyTree],
+    record_fn: Callable[[PyTree], PyTree],
+    carry: PyTree,
+    n_records: int,
+    record_every: int,
+):
     """Apply ``step_fn`` ``n_records * record_every`` times, recording ``record_fn`` after each block.
 
     Returns ``(final_carry, records)`` where every leaf of ``records`` has a leading axis of length
@@ -101,9 +107,17 @@ def scan_with_records(step_fn: Callable[[PyTree], PyTree], record_fn: Callable[[
     return jax.lax.scan(outer, carry, None, length=n_records)
 
 
-def run_chunked(chunk_fn: Callable[[PyTree, int], tuple[PyTree, PyTree]], carry: PyTree, n_records: int, *,
-                records_per_chunk: int | None = None, progress: bool | None = None, desc: str = "training",
-                steps_per_record: int = 1, time_axis: int = 0):
+def run_chunked(
+    chunk_fn: Callable[[PyTree, int], tuple[PyTree, PyTree]],
+    carry: PyTree,
+    n_records: int,
+    *,
+    records_per_chunk: int | None = None,
+    progress: bool | None = None,
+    desc: str = "training",
+    steps_per_record: int = 1,
+    time_axis: int = 0,
+):
     """Run ``chunk_fn(carry, n)`` (jitted; ``n`` records per call) until ``n_records`` are produced.
 
     Args:
@@ -128,8 +142,9 @@ def run_chunked(chunk_fn: Callable[[PyTree, int], tuple[PyTree, PyTree]], carry:
 
     n_chunks = math.ceil(n_records / records_per_chunk)
     pieces = []
-    with tqdm(total=n_records * steps_per_record, desc=desc, unit="step", disable=not progress,
-              file=sys.stderr, leave=False) as bar:
+    with tqdm(
+        total=n_records * steps_per_record, desc=desc, unit="step", disable=not progress, file=sys.stderr, leave=False
+    ) as bar:
         done = 0
         for _ in range(n_chunks):
             n = min(records_per_chunk, n_records - done)

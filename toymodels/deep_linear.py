@@ -175,8 +175,16 @@ def _check_widths(widths) -> tuple[int, ...]:
     return widths
 
 
-def init_params(key: jax.Array, widths, scheme: str = "decoupled", *, scale: float = 1.0, task: Task | None = None,
-                initial_strength=None, dtype=None):
+def init_params(
+    key: jax.Array,
+    widths,
+    scheme: str = "decoupled",
+    *,
+    scale: float = 1.0,
+    task: Task | None = None,
+    initial_strength=None,
+    dtype=None,
+):
     """Initial weights for a deep linear network with layer sizes ``widths`` = (N1, h1, …, N3).
 
     Schemes:
@@ -202,8 +210,9 @@ def init_params(key: jax.Array, widths, scheme: str = "decoupled", *, scale: flo
     if scheme == "gaussian":
         return tuple(scale * jax.random.normal(k, s, dtype) for k, s in zip(keys, shapes, strict=False))
     if scheme == "scaled_gaussian":
-        return tuple(scale * jax.random.normal(k, s, dtype) / jnp.sqrt(s[1]) for k, s in zip(keys, shapes,
-                                                                                            strict=False))
+        return tuple(
+            scale * jax.random.normal(k, s, dtype) / jnp.sqrt(s[1]) for k, s in zip(keys, shapes, strict=False)
+        )
     if scheme == "orthogonal":
         return tuple(jax.nn.initializers.orthogonal(scale)(k, s, dtype) for k, s in zip(keys, shapes, strict=False))
     # decoupled
@@ -275,8 +284,14 @@ def _train(params, task, lr, n_steps, record_every, batched, progress, records_p
         records_per_chunk = max(1, min(n_records, 200_000 // record_every))
     chunk = lambda c, n: _train_chunk(c, task, lr, n, record_every, placement)
     (params, _), (losses, modes) = run_chunked(
-        chunk, (params, opt_state), n_records, records_per_chunk=records_per_chunk, progress=progress,
-        desc="deep linear GD", steps_per_record=record_every, time_axis=1 if batched else 0,
+        chunk,
+        (params, opt_state),
+        n_records,
+        records_per_chunk=records_per_chunk,
+        progress=progress,
+        desc="deep linear GD",
+        steps_per_record=record_every,
+        time_axis=1 if batched else 0,
     )
     axis = 1 if batched else 0
     losses = jnp.concatenate([jnp.expand_dims(rec0[0], axis), losses], axis=axis)
@@ -288,8 +303,16 @@ def _train(params, task, lr, n_steps, record_every, batched, progress, records_p
     return params, Trajectory(steps, losses, modes)
 
 
-def train(params, task: Task, learning_rate, n_steps: int, *, record_every: int = 1, progress: bool | None = False,
-          records_per_chunk: int | None = None):
+def train(
+    params,
+    task: Task,
+    learning_rate,
+    n_steps: int,
+    *,
+    record_every: int = 1,
+    progress: bool | None = False,
+    records_per_chunk: int | None = None,
+):
     """Full-batch GD for ``n_steps`` steps, one jitted ``lax.scan``; records every ``record_every`` steps.
 
     Returns:
@@ -297,14 +320,23 @@ def train(params, task: Task, learning_rate, n_steps: int, *, record_every: int 
     """
     lr = _check_lr(learning_rate)
     if lr.ndim != 0:
-        raise ParameterError(f"learning_rate must be a scalar for train (use train_batch for one per run); "
-                             f"got shape {tuple(lr.shape)}")
+        raise ParameterError(
+            f"learning_rate must be a scalar for train (use train_batch for one per run); got shape {tuple(lr.shape)}"
+        )
     return _train(params, task, lr, n_steps, record_every, False, progress, records_per_chunk)
 
 
-def train_batch(params, task: Task, learning_rate, n_steps: int, *, record_every: int = 1,
-                progress: bool | None = False, records_per_chunk: int | None = None,
-                devices: int | str | None = None):
+def train_batch(
+    params,
+    task: Task,
+    learning_rate,
+    n_steps: int,
+    *,
+    record_every: int = 1,
+    progress: bool | None = False,
+    records_per_chunk: int | None = None,
+    devices: int | str | None = None,
+):
     """:func:`train` vmapped over a leading batch axis of ``params`` (and of ``learning_rate`` if 1-D).
 
     The batch axis is sharded over ``devices`` (:mod:`toymodels.sharding`; ``None``: the default, all local
@@ -318,7 +350,8 @@ def train_batch(params, task: Task, learning_rate, n_steps: int, *, record_every
         raise ParameterError(f"params must share one leading batch size; got {[x.shape[0] for x in leaves]}")
     lr = _check_lr(learning_rate)
     if lr.ndim > 1 or (lr.ndim == 1 and lr.shape[0] != batch):
-        raise ParameterError(f"learning_rate must be a scalar or have shape ({batch},), one per run; "
-                             f"got shape {tuple(lr.shape)}")
+        raise ParameterError(
+            f"learning_rate must be a scalar or have shape ({batch},), one per run; got shape {tuple(lr.shape)}"
+        )
     lr = jnp.broadcast_to(lr, (batch,))
     return _train(params, task, lr, n_steps, record_every, True, progress, records_per_chunk, devices)

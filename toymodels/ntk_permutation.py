@@ -39,8 +39,18 @@ from theory.common import ParameterError, check_int, check_range
 from toymodels.common import check_losses, run_chunked, scan_with_records
 from toymodels.sharding import Placement
 
-__all__ = ["Params", "TrainResult", "init_params", "forward", "ensemble_forward", "train_loss", "train_ensemble",
-           "ensemble_outputs", "empirical_ntk", "member_learning_rate"]
+__all__ = [
+    "Params",
+    "TrainResult",
+    "init_params",
+    "forward",
+    "ensemble_forward",
+    "train_loss",
+    "train_ensemble",
+    "ensemble_outputs",
+    "empirical_ntk",
+    "member_learning_rate",
+]
 
 
 class Params(NamedTuple):
@@ -75,8 +85,9 @@ def _check_net(net):
         raise ParameterError(f"net must be a theory.ntk_permutation.Network; got {type(net).__name__}")
 
 
-def init_params(key: jax.Array, k: int, width: int, *, net: th.Network = th.NTK_PARAMETERIZATION,
-                dtype=jnp.float32) -> Params:
+def init_params(
+    key: jax.Array, k: int, width: int, *, net: th.Network = th.NTK_PARAMETERIZATION, dtype=jnp.float32
+) -> Params:
     """One network's Gaussian initialisation (see the module docstring for the two parameterisations)."""
     _check_net(net)
     kw1, kw2, kb1, kb2 = jax.random.split(key, 4)
@@ -176,12 +187,25 @@ def _combine_stats(stats, size: int):
     return total, m2_all / max(size - 1, 1)
 
 
-def train_ensemble(key: jax.Array, permutation, *, members: int, width: int,
-                   net: th.Network = th.NTK_PARAMETERIZATION, steps: int | None = None,
-                   learning_rate: float | None = None, residual: float = 1e-6, n_records: int | None = 10,
-                   record_inputs=None, records_per_chunk: int | None = None, progress: bool | None = None,
-                   devices: int | str | None = None, group: int | None = None, first_member: int = 0,
-                   dtype=jnp.float32) -> TrainResult:
+def train_ensemble(
+    key: jax.Array,
+    permutation,
+    *,
+    members: int,
+    width: int,
+    net: th.Network = th.NTK_PARAMETERIZATION,
+    steps: int | None = None,
+    learning_rate: float | None = None,
+    residual: float = 1e-6,
+    n_records: int | None = 10,
+    record_inputs=None,
+    records_per_chunk: int | None = None,
+    progress: bool | None = None,
+    devices: int | str | None = None,
+    group: int | None = None,
+    first_member: int = 0,
+    dtype=jnp.float32,
+) -> TrainResult:
     """Train M independently initialised networks on the k permuted basis vectors, all at once.
 
     Args:
@@ -214,8 +238,9 @@ def train_ensemble(key: jax.Array, permutation, *, members: int, width: int,
     lr = member_learning_rate(k, width, net) if learning_rate is None else float(learning_rate)
     check_range(lr, "learning_rate", low=0.0, low_inclusive=False)
     if steps is None:
-        steps = th.convergence_steps(k, residual, net=net.with_width(width) if net.parameterization == "standard"
-                                     else net, learning_rate=lr)
+        steps = th.convergence_steps(
+            k, residual, net=net.with_width(width) if net.parameterization == "standard" else net, learning_rate=lr
+        )
         if n_records is not None:
             steps = -(-steps // n_records) * n_records
     steps = int(check_int(steps, "steps", minimum=1))
@@ -244,8 +269,15 @@ def train_ensemble(key: jax.Array, permutation, *, members: int, width: int,
         return (p, st), (loss, stats)
 
     (params, _), (loss, stats) = run_chunked(
-        chunk, (params, state), n_records, records_per_chunk=records_per_chunk, progress=progress,
-        desc=f"ensemble M={members} n={width}", steps_per_record=every, time_axis=1)
+        chunk,
+        (params, state),
+        n_records,
+        records_per_chunk=records_per_chunk,
+        progress=progress,
+        desc=f"ensemble M={members} n={width}",
+        steps_per_record=every,
+        time_axis=1,
+    )
     params, loss = placement.unpad((params, loss))
     chex.assert_shape(loss, (members, n_records))
     out_mean = out_var = None
@@ -255,8 +287,9 @@ def train_ensemble(key: jax.Array, permutation, *, members: int, width: int,
     return TrainResult(params, loss, every * np.arange(1, n_records + 1), lr, perm, out_mean, out_var)
 
 
-def ensemble_outputs(params: Params, x, net: th.Network = th.NTK_PARAMETERIZATION, *, normalize: bool = True,
-                     batch_size: int = 16) -> jax.Array:
+def ensemble_outputs(
+    params: Params, x, net: th.Network = th.NTK_PARAMETERIZATION, *, normalize: bool = True, batch_size: int = 16
+) -> jax.Array:
     """Every member's output on the test inputs, (M, n_test, k).
 
     ``x`` holds nonzero binary inputs (validated), divided by their norms when ``normalize``. Members are
@@ -289,6 +322,8 @@ def empirical_ntk(params: Params, x1, x2=None, net: th.Network = th.NTK_PARAMETE
 def _empirical_ntk(params, x1, x2, net):
     j1 = jax.jacrev(lambda p: forward(p, x1, net))(params)
     j2 = jax.jacrev(lambda p: forward(p, x2, net))(params)
-    terms = [jnp.einsum("ac...,bd...->abcd", a.reshape(a.shape[:2] + (-1,)), b.reshape(b.shape[:2] + (-1,)))
-             for a, b in zip(jax.tree.leaves(j1), jax.tree.leaves(j2), strict=True)]
+    terms = [
+        jnp.einsum("ac...,bd...->abcd", a.reshape(a.shape[:2] + (-1,)), b.reshape(b.shape[:2] + (-1,)))
+        for a, b in zip(jax.tree.leaves(j1), jax.tree.leaves(j2), strict=True)
+    ]
     return sum(terms)

@@ -144,8 +144,10 @@ class Placement:
 
     def describe(self) -> str:
         grp = "all" if self.group is None else str(self.group)
-        return (f"{self.size} models on {self.n_devices} {self.devices[0].platform} device(s), "
-                f"{grp} vectorised at once, padded to {self.padded}")
+        return (
+            f"{self.size} models on {self.n_devices} {self.devices[0].platform} device(s), "
+            f"{grp} vectorised at once, padded to {self.padded}"
+        )
 
     # ------------------------------------------------------------------------------------------------
     def pad(self, tree: PyTree, axis: int = 0) -> PyTree:
@@ -178,8 +180,9 @@ class Placement:
         return jax.tree.map(lambda x: jax.device_put(x, spec), tree)
 
     # ------------------------------------------------------------------------------------------------
-    def apply(self, fn: Callable[..., PyTree], batched: Sequence[PyTree], shared: Sequence[PyTree] = (),
-              out_axis: int = 0) -> PyTree:
+    def apply(
+        self, fn: Callable[..., PyTree], batched: Sequence[PyTree], shared: Sequence[PyTree] = (), out_axis: int = 0
+    ) -> PyTree:
         """``fn(*batched, *shared)`` over the padded ensemble axis, sharded and grouped. Call inside ``jit``.
 
         ``fn`` receives one block: every leaf of ``batched`` with leading axis ``block_size`` (``shared`` is
@@ -201,8 +204,7 @@ class Placement:
             return local(batched, shared)
         out_spec = P(*([None] * out_axis), AXIS)
         if hasattr(jax, "shard_map"):  # jax >= 0.7
-            mapped = jax.shard_map(local, mesh=self.mesh, in_specs=(P(AXIS), P()), out_specs=out_spec,
-                                   check_vma=False)
+            mapped = jax.shard_map(local, mesh=self.mesh, in_specs=(P(AXIS), P()), out_specs=out_spec, check_vma=False)
         else:  # older jax (the pinned oracle environment)
             from jax.experimental.shard_map import shard_map
 
@@ -214,4 +216,4 @@ def _merge_leading(y: jnp.ndarray, out_axis: int) -> jnp.ndarray:
     """(groups, ..., block at out_axis, ...) → (..., groups·block, ...)."""
     y = jnp.moveaxis(y, 0, out_axis)
     shape = y.shape
-    return y.reshape(*shape[:out_axis], shape[out_axis] * shape[out_axis + 1], *shape[out_axis + 2:])
+    return y.reshape(*shape[:out_axis], shape[out_axis] * shape[out_axis + 1], *shape[out_axis + 2 :])

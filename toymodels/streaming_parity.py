@@ -173,8 +173,7 @@ def init_params(key: jax.Array, cfg: RNNConfig, dtype=jnp.float32) -> Params:
         fan_out, fan_in = shape
         return cfg.gain * np.sqrt(2.0 / (fan_in + fan_out)) * jax.random.normal(k, shape, dtype)
 
-    return Params(xavier(k1, (P, P)), xavier(k2, (P, 2)), jnp.zeros(P, dtype), xavier(k3, (2, P)),
-                  jnp.zeros(2, dtype))
+    return Params(xavier(k1, (P, P)), xavier(k2, (P, 2)), jnp.zeros(P, dtype), xavier(k3, (2, P)), jnp.zeros(2, dtype))
 
 
 def _cell(params: Params, h, bit, activation: str):
@@ -233,8 +232,9 @@ def prefix_hidden_states(params: Params, cfg: RNNConfig, max_length: int):
     return hidden, hidden @ params.W_o.T + params.b_o
 
 
-def long_sequence_accuracy(key: jax.Array, params: Params, cfg: RNNConfig, *, length: int = 1000,
-                           n_sequences: int = 64):
+def long_sequence_accuracy(
+    key: jax.Array, params: Params, cfg: RNNConfig, *, length: int = 1000, n_sequences: int = 64
+):
     """Fraction of random sequences of ``length`` bits whose parity is right at **every** step, and the
     per-step accuracy (mean over steps and sequences). Works on one network (no leading axes)."""
     bits = jax.random.bernoulli(key, 0.5, (n_sequences, length)).astype(jnp.int32)
@@ -255,8 +255,9 @@ def _optimizer(cfg: RNNConfig) -> optax.GradientTransformation:
 
 
 @partial(jax.jit, static_argnames=("cfg", "max_length", "record_every", "n_records", "record_prefix", "placement"))
-def _chunk(carry, weights, cfg: RNNConfig, max_length: int, record_every: int, n_records: int,
-           record_prefix: int, placement):
+def _chunk(
+    carry, weights, cfg: RNNConfig, max_length: int, record_every: int, n_records: int, record_prefix: int, placement
+):
     """Advance all (seed × length, flattened) models by n_records × record_every steps; record loss (and prefix
     states)."""
     bits = jnp.asarray(all_sequences(max_length))
@@ -284,10 +285,22 @@ def _chunk(carry, weights, cfg: RNNConfig, max_length: int, record_every: int, n
     return (params, opt_state), recs
 
 
-def train(key: jax.Array, train_lengths, cfg: RNNConfig = RNNConfig(), *, seeds: int = 8, steps: int = 3000,
-          record_every: int = 100, record_prefix: int = 0, max_length: int | None = None,
-          records_per_chunk: int | None = None, progress: bool | None = None, devices: int | str | None = None,
-          first_seed: int = 0, dtype=jnp.float32) -> TrainResult:
+def train(
+    key: jax.Array,
+    train_lengths,
+    cfg: RNNConfig = RNNConfig(),
+    *,
+    seeds: int = 8,
+    steps: int = 3000,
+    record_every: int = 100,
+    record_prefix: int = 0,
+    max_length: int | None = None,
+    records_per_chunk: int | None = None,
+    progress: bool | None = None,
+    devices: int | str | None = None,
+    first_seed: int = 0,
+    dtype=jnp.float32,
+) -> TrainResult:
     """Train ``seeds`` × ``len(train_lengths)`` RNNs at once (vmap over both), full-batch.
 
     Args:
@@ -338,14 +351,27 @@ def train(key: jax.Array, train_lengths, cfg: RNNConfig = RNNConfig(), *, seeds:
     def chunk(c, n):
         return _chunk(c, flat_weights, cfg, max_length, record_every, n, record_prefix, placement)
 
-    (params, _), recs = run_chunked(chunk, carry, n_records, records_per_chunk=records_per_chunk,
-                                    progress=progress, desc="streaming parity", steps_per_record=record_every,
-                                    time_axis=1)
+    (params, _), recs = run_chunked(
+        chunk,
+        carry,
+        n_records,
+        records_per_chunk=records_per_chunk,
+        progress=progress,
+        desc="streaming parity",
+        steps_per_record=record_every,
+        time_axis=1,
+    )
     params, recs = jax.tree.map(lambda x: x.reshape(seeds, n_len, *x.shape[1:]), placement.unpad((params, recs)))
     rec_steps = record_every * np.arange(1, n_records + 1)
     check_losses(recs["loss"], "streaming-parity RNN")
-    return TrainResult(params, rec_steps, recs["loss"], rec_steps if record_prefix else np.zeros(0),
-                       recs.get("hidden"), recs.get("outputs"))
+    return TrainResult(
+        params,
+        rec_steps,
+        recs["loss"],
+        rec_steps if record_prefix else np.zeros(0),
+        recs.get("hidden"),
+        recs.get("outputs"),
+    )
 
 
 # ----------------------------------------------------------------------------------------------

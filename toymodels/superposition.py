@@ -150,18 +150,28 @@ def feature_norm_decay(weight_decay, bias_decay=0.0, eps: float = 1e-8) -> optax
     return optax.GradientTransformation(init_fn, update_fn)
 
 
-def make_optimizer(learning_rate: float, steps: int, *, weight_decay=0.0, bias_decay=0.0,
-                   schedule: str = "constant", warmup_steps: int = 0, final_fraction: float = 0.05):
+def make_optimizer(
+    learning_rate: float,
+    steps: int,
+    *,
+    weight_decay=0.0,
+    bias_decay=0.0,
+    schedule: str = "constant",
+    warmup_steps: int = 0,
+    final_fraction: float = 0.05,
+):
     """Adam + :func:`feature_norm_decay` + a learning-rate schedule (optax)."""
     if schedule not in SCHEDULES:
         raise ParameterError(f"schedule must be one of {SCHEDULES}; got {schedule!r}")
     if schedule == "constant":
         lr = learning_rate
     else:
-        lr = optax.warmup_cosine_decay_schedule(0.0, learning_rate, max(int(warmup_steps), 1), steps,
-                                                end_value=final_fraction * learning_rate)
-    return optax.chain(optax.scale_by_adam(), feature_norm_decay(weight_decay, bias_decay),
-                       optax.scale_by_learning_rate(lr))
+        lr = optax.warmup_cosine_decay_schedule(
+            0.0, learning_rate, max(int(warmup_steps), 1), steps, end_value=final_fraction * learning_rate
+        )
+    return optax.chain(
+        optax.scale_by_adam(), feature_norm_decay(weight_decay, bias_decay), optax.scale_by_learning_rate(lr)
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -175,24 +185,55 @@ class _Carry(NamedTuple):
     acc: jnp.ndarray
 
 
-def _static(n, m, batch_size, steps, record_every, learning_rate, activation, init, schedule, warmup_steps,
-            value_range, bias_decay, dtype):
-    return dict(n=n, m=m, batch_size=batch_size, steps=steps, record_every=record_every,
-                learning_rate=learning_rate, activation=activation, init=init, schedule=schedule,
-                warmup_steps=warmup_steps, value_range=value_range, bias_decay=bias_decay, dtype=dtype)
+def _static(
+    n,
+    m,
+    batch_size,
+    steps,
+    record_every,
+    learning_rate,
+    activation,
+    init,
+    schedule,
+    warmup_steps,
+    value_range,
+    bias_decay,
+    dtype,
+):
+    return dict(
+        n=n,
+        m=m,
+        batch_size=batch_size,
+        steps=steps,
+        record_every=record_every,
+        learning_rate=learning_rate,
+        activation=activation,
+        init=init,
+        schedule=schedule,
+        warmup_steps=warmup_steps,
+        value_range=value_range,
+        bias_decay=bias_decay,
+        dtype=dtype,
+    )
 
 
 def _make_fns(st):
     def optimizer(weight_decay):
-        return make_optimizer(st["learning_rate"], st["steps"], weight_decay=weight_decay,
-                              bias_decay=st["bias_decay"], schedule=st["schedule"],
-                              warmup_steps=st["warmup_steps"])
+        return make_optimizer(
+            st["learning_rate"],
+            st["steps"],
+            weight_decay=weight_decay,
+            bias_decay=st["bias_decay"],
+            schedule=st["schedule"],
+            warmup_steps=st["warmup_steps"],
+        )
 
     def init_one(key, width, weight_decay):
         k_init, k_data = jax.random.split(key)
         params = init_params(k_init, st["n"], st["m"], init=st["init"], width=width, dtype=st["dtype"])
-        return _Carry(params, optimizer(weight_decay).init(params), k_data, jnp.zeros((), jnp.int32),
-                      jnp.zeros((), st["dtype"]))
+        return _Carry(
+            params, optimizer(weight_decay).init(params), k_data, jnp.zeros((), jnp.int32), jnp.zeros((), st["dtype"])
+        )
 
     def chunk_one(carry, importance, probs, weight_decay, width, n_records):
         opt = optimizer(weight_decay)
@@ -212,8 +253,7 @@ def _make_fns(st):
             acc = jnp.where(c.step % st["record_every"] == 0, 0.0, c.acc) + loss
             return _Carry(params, opt_state, key, c.step + 1, acc)
 
-        return scan_with_records(step, lambda c: c.acc / st["record_every"], carry, n_records,
-                                 st["record_every"])
+        return scan_with_records(step, lambda c: c.acc / st["record_every"], carry, n_records, st["record_every"])
 
     return init_one, chunk_one
 
@@ -249,13 +289,30 @@ def auto_group(batch_size: int, n: int, dtype=jnp.float32, platform: str | None 
     return int(2 ** max(0, math.floor(math.log2(max(1.0, 1.5 * 2**20 / per_model)))))
 
 
-def train_instances(key: jax.Array, *, importance, probabilities, m: int, steps: int, batch_size: int = 1024,
-                    learning_rate: float = 1e-3, weight_decay=0.0, bias_decay: float = 0.0, widths=None,
-                    activation: str = "relu", init: str = "xavier", schedule: str = "constant",
-                    warmup_steps: int = 0, value_range=(0.0, 1.0), n_records: int = 100,
-                    records_per_chunk: int | None = None, progress: bool | None = None,
-                    devices: int | str | None = None, group: int | str | None = "auto",
-                    dtype=jnp.float32) -> TrainResult:
+def train_instances(
+    key: jax.Array,
+    *,
+    importance,
+    probabilities,
+    m: int,
+    steps: int,
+    batch_size: int = 1024,
+    learning_rate: float = 1e-3,
+    weight_decay=0.0,
+    bias_decay: float = 0.0,
+    widths=None,
+    activation: str = "relu",
+    init: str = "xavier",
+    schedule: str = "constant",
+    warmup_steps: int = 0,
+    value_range=(0.0, 1.0),
+    n_records: int = 100,
+    records_per_chunk: int | None = None,
+    progress: bool | None = None,
+    devices: int | str | None = None,
+    group: int | str | None = "auto",
+    dtype=jnp.float32,
+) -> TrainResult:
     """Train I independent models at once (one jitted ``lax.scan`` over steps, ``vmap`` over instances).
 
     Args:
@@ -285,8 +342,9 @@ def train_instances(key: jax.Array, *, importance, probabilities, m: int, steps:
     imp = np.asarray(importance, float)
     probs = np.asarray(probabilities, float)
     if probs.ndim not in (1, 2) or imp.ndim not in (1, 2):
-        raise ParameterError(f"importance and probabilities must be (n,) or (I, n); got shapes {imp.shape}, "
-                             f"{probs.shape}")
+        raise ParameterError(
+            f"importance and probabilities must be (n,) or (I, n); got shapes {imp.shape}, {probs.shape}"
+        )
     n = probs.shape[-1]
     if n < 1:
         raise ParameterError("probabilities must have n >= 1 features")
@@ -304,15 +362,34 @@ def train_instances(key: jax.Array, *, importance, probabilities, m: int, steps:
     lo, hi = (float(v) for v in value_range)
     if not hi > lo:
         raise ParameterError(f"value_range must be (lo, hi) with lo < hi; got {value_range!r}")
-    n_inst = max(imp.shape[0] if imp.ndim == 2 else 1, probs.shape[0] if probs.ndim == 2 else 1,
-                 np.size(weight_decay), 1 if widths is None else np.size(widths))
+    n_inst = max(
+        imp.shape[0] if imp.ndim == 2 else 1,
+        probs.shape[0] if probs.ndim == 2 else 1,
+        np.size(weight_decay),
+        1 if widths is None else np.size(widths),
+    )
     imp = np.broadcast_to(imp, (n_inst, n))
     probs = np.broadcast_to(probs, (n_inst, n))
     gam = np.broadcast_to(np.asarray(weight_decay, float), (n_inst,))
     wid = np.broadcast_to(np.asarray(m if widths is None else widths), (n_inst,))
     check_int(wid, "widths", minimum=1, maximum=m)
-    static = tuple(_static(n, m, batch_size, steps, steps // n_records, float(learning_rate), activation, init,
-                           schedule, int(warmup_steps), (lo, hi), float(bias_decay), jnp.dtype(dtype)).items())
+    static = tuple(
+        _static(
+            n,
+            m,
+            batch_size,
+            steps,
+            steps // n_records,
+            float(learning_rate),
+            activation,
+            init,
+            schedule,
+            int(warmup_steps),
+            (lo, hi),
+            float(bias_decay),
+            jnp.dtype(dtype),
+        ).items()
+    )
     keys = split_keys(key, n_inst)
     placement = Placement.plan(n_inst, devices, auto_group(batch_size, n, dtype) if group == "auto" else group)
     args = (jnp.asarray(imp, dtype), jnp.asarray(probs, dtype), jnp.asarray(gam, dtype), jnp.asarray(wid, jnp.int32))
@@ -323,9 +400,16 @@ def train_instances(key: jax.Array, *, importance, probabilities, m: int, steps:
     def chunk(c, k):
         return _chunk_all(c, *args, static, k, placement)
 
-    carry, rec = run_chunked(chunk, carry, n_records, records_per_chunk=records_per_chunk, progress=progress,
-                             desc=f"superposition ({n_inst} models)", steps_per_record=steps // n_records,
-                             time_axis=1)
+    carry, rec = run_chunked(
+        chunk,
+        carry,
+        n_records,
+        records_per_chunk=records_per_chunk,
+        progress=progress,
+        desc=f"superposition ({n_inst} models)",
+        steps_per_record=steps // n_records,
+        time_axis=1,
+    )
     rec_steps = np.arange(1, n_records + 1) * (steps // n_records)
     rec = placement.unpad(rec)
     check_losses(rec, "superposition")
@@ -348,8 +432,18 @@ def _eval(key, params, importance, probs, n_samples, chunk, activation, value_ra
     return jax.lax.map(lambda a: one(*a), (keys, params, importance, probs))
 
 
-def evaluate_loss(key: jax.Array, params: Params, importance, probabilities, *, n_samples: int = 65536,
-                  chunk: int = 4096, activation: str = "relu", value_range=(0.0, 1.0), common_samples: bool = False):
+def evaluate_loss(
+    key: jax.Array,
+    params: Params,
+    importance,
+    probabilities,
+    *,
+    n_samples: int = 65536,
+    chunk: int = 4096,
+    activation: str = "relu",
+    value_range=(0.0, 1.0),
+    common_samples: bool = False,
+):
     """Monte-Carlo expected loss of each instance on ``n_samples`` fresh samples (memory: one chunk).
 
     With ``common_samples`` every instance sees the same samples (common random numbers: differences
@@ -362,5 +456,14 @@ def evaluate_loss(key: jax.Array, params: Params, importance, probabilities, *, 
     dt = params.W.dtype
     imp = jnp.broadcast_to(jnp.asarray(importance, dt), (n_inst, n))
     probs = jnp.broadcast_to(jnp.asarray(probabilities, dt), (n_inst, n))
-    return _eval(key, params, imp, probs, n_samples - n_samples % chunk, chunk, activation,
-                 tuple(float(v) for v in value_range), bool(common_samples))
+    return _eval(
+        key,
+        params,
+        imp,
+        probs,
+        n_samples - n_samples % chunk,
+        chunk,
+        activation,
+        tuple(float(v) for v in value_range),
+        bool(common_samples),
+    )
