@@ -52,12 +52,12 @@ def main(argv=None) -> int:
     params = jax.vmap(lambda k: tm.init_params(k, widths, "scaled_gaussian", scale=0.1, dtype=dtype))(keys)
     lr = 0.05
 
-    t_batched = best_time(lambda: tm.train_batch(params, task, lr, a.steps, record_every=a.steps)[1].loss, a.repeats)
+    t_batched = best_time(lambda: tm.train(params, task, lr, steps=a.steps, n_records=1).loss, a.repeats)
     rate = a.models * a.steps / t_batched
     one = jax.tree.map(lambda x: x[0], params)
     t_loop = best_time(
         lambda: [
-            tm.train(jax.tree.map(lambda x, i=i: x[i], params), task, lr, a.steps, record_every=a.steps)[1].loss
+            tm.train(jax.tree.map(lambda x, i=i: x[i], params), task, lr, steps=a.steps, n_records=1).loss
             for i in range(a.models)
         ],
         a.repeats,
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     flops = a.models * compiled_flops(gd_step, one)
     roof = matmul_roof(size=a.width, dtype=dtype)
     achieved = flops * a.steps / t_batched
-    maybe_profile(a, lambda: tm.train_batch(params, task, lr, a.steps, record_every=a.steps)[1].loss)
+    maybe_profile(a, lambda: tm.train(params, task, lr, steps=a.steps, n_records=1).loss)
     print(device_line(dtype))
     print(
         f"{a.models} nets, {a.depth} layers of {a.width}x{a.width}, {a.steps} GD steps: {t_batched:.3f} s; "

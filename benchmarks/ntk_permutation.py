@@ -52,9 +52,7 @@ def main(argv=None) -> int:
     perm = np.roll(np.arange(a.k), 1)
 
     def run(key, members):
-        return tm.train_ensemble(
-            key, perm, members=members, width=a.width, steps=a.steps, n_records=1, dtype=dtype
-        ).loss
+        return tm.train(key, perm, members=members, width=a.width, steps=a.steps, n_records=1, dtype=dtype).loss
 
     key = jax.random.key(0)
     t_batched = best_time(lambda: run(key, a.members), a.repeats)

@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     n_models = a.seeds * len(a.lengths)
 
     def run(key, lengths, seeds):
-        return tm.train(key, lengths, cfg, seeds=seeds, steps=a.steps, record_every=a.steps, max_length=lmax).loss
+        return tm.train(key, lengths, cfg, seeds=seeds, steps=a.steps, n_records=1, max_length=lmax).loss
 
     key = jax.random.key(0)
     t_batched = best_time(lambda: run(key, a.lengths, a.seeds), a.repeats)

@@ -80,7 +80,7 @@ def main(argv=None) -> int:
     probs = np.repeat(dens[:, None], a.n, axis=1)
 
     def run(k, p):
-        return tm.train_instances(
+        return tm.train(
             k,
             importance=imp,
             probabilities=p,

@@ -113,8 +113,8 @@ def run_modes(cfg: ModesConfig, seed: int, ctx: RunContext) -> Result:
         record_every = max(1, int(np.ceil(t_end / cfg.lr / cfg.n_records)))
         n_steps = record_every * cfg.n_records
         ctx.log(f"  depth {depth}: {n_steps} GD steps (η = {cfg.lr:g})")
-        _, traj = dl.train(params, task, cfg.lr, n_steps, record_every=record_every, progress=ctx.progress)
-        u_sim = np.asarray(traj.modes[:, :r])
+        traj = dl.train(params, task, cfg.lr, steps=n_steps, n_records=n_steps // record_every, progress=ctx.progress)
+        u_sim = np.asarray(traj.records["modes"][:, :r])
         t = np.asarray(traj.steps) * cfg.lr
         u_flow = np.asarray(th.mode_strength(t[:, None], s_task, cfg.initial_strength, depth=depth))
         u_rec = np.asarray(
@@ -282,8 +282,8 @@ def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Re
     n_steps = int(np.ceil(1.2 * t_half.max() / lr))
     params = dl.init_params(k_init, (len(s), len(s), len(s)), "decoupled", task=task, initial_strength=u0)
     ctx.log(f"  1/s law: {n_steps} GD steps")
-    _, traj = dl.train(params, task, lr, n_steps, progress=ctx.progress)
-    u = np.asarray(traj.modes).T  # (r, T)
+    traj = dl.train(params, task, lr, steps=n_steps, progress=ctx.progress)
+    u = np.asarray(traj.records["modes"]).T  # (r, T)
     n_sim = first_true(u >= (s / 2)[:, None], axis=-1)  # first step with u >= s/2 (integer)
     n_exact = np.asarray(th.discrete_learning_steps(s, u0, lr, depth=2, fraction=0.5))
     # First-order lag of GD behind the flow (theory.discretisation_error's derivation): Δt = (η/2) ln(f/f0),
@@ -352,8 +352,8 @@ def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Re
         p0 = dl.init_params(k_init, widths, "decoupled", task=task_d, initial_strength=cfg.delay_u0)
         batch = jax.tree.map(lambda w: jnp.broadcast_to(w, (len(cs),) + w.shape), p0)
         ctx.log(f"  finite depth delay: depth {depth}, {len(cs)} rates × {cfg.max_steps} steps")
-        _, tr = dl.train_batch(batch, task_d, lrs, cfg.max_steps, progress=ctx.progress)
-        ok = np.all(np.asarray(tr.modes) >= 0.99 * sd, axis=-1)  # (C, T+1)
+        tr = dl.train(batch, task_d, lrs, steps=cfg.max_steps, progress=ctx.progress)
+        ok = np.all(np.asarray(tr.records["modes"]) >= 0.99 * sd, axis=-1)  # (C, T+1)
         steps_sim = first_true(ok, axis=-1, missing=np.inf)
         rec = np.asarray(
             th.discrete_mode_trajectory(cfg.max_steps, sd[None, :], cfg.delay_u0, lrs[:, None], depth=depth)
@@ -451,7 +451,7 @@ def run_learning_time(cfg: LearningTimeConfig, seed: int, ctx: RunContext) -> Re
         pb = jax.tree.map(lambda *xs, n=n_c: jnp.repeat(jnp.concatenate(xs), n, axis=0), *p0)
         lrs = np.tile(np.asarray(cfg.init_c) / depth, len(schemes) * cfg.init_seeds)
         ctx.log(f"  initialisation: depth {depth}, {len(lrs)} runs (2 schemes × seeds × rates) × {cfg.max_steps} steps")
-        _, tr = dl.train_batch(pb, task11, lrs, cfg.max_steps, progress=ctx.progress)
+        tr = dl.train(pb, task11, lrs, steps=cfg.max_steps, progress=ctx.progress)
         loss = np.asarray(tr.loss)
         conv = np.nan_to_num(loss, nan=np.inf) < 1e-3 * loss[:, :1]
         st = first_true(conv, axis=-1, missing=np.inf).reshape(len(schemes), cfg.init_seeds, n_c)
@@ -644,8 +644,8 @@ def run_semantic(cfg: SemanticConfig, seed: int, ctx: RunContext) -> Result:
     params = jax.vmap(lambda k: dl.init_params(k, widths, "gaussian", scale=cfg.init_std))(keys)
     u0_eff = np.asarray(jax.vmap(lambda p: th.effective_initial_strength(p[0], p[1], task.sigma_yx))(params))[:, :r]
     ctx.log(f"  {cfg.n_seeds} seeds × {cfg.n_steps} GD steps, widths {widths}")
-    _, traj = dl.train_batch(params, task, cfg.lr, cfg.n_steps, progress=ctx.progress)
-    u = np.asarray(traj.modes)[:, :, :r]  # (seeds, T+1, r)
+    traj = dl.train(params, task, cfg.lr, steps=cfg.n_steps, progress=ctx.progress)
+    u = np.asarray(traj.records["modes"])[:, :, :r]  # (seeds, T+1, r)
     t = np.asarray(traj.steps) * cfg.lr
     t_sim = first_crossing(t, np.moveaxis(u, 1, -1), (s / 2)[None, :])  # (seeds, r)
     t_th = np.asarray(th.learning_time(s[None, :], u0_eff, depth=2))

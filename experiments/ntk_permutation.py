@@ -29,7 +29,7 @@ import numpy as np
 from experiments import oracle
 from experiments.analysis import fit_power_law
 from experiments.contract import Check, Result, RunContext, pyplot, register, require, setting
-from experiments.sweep import sweep
+from experiments.sweep import train_sweep
 from theory import ntk_permutation as th
 from toymodels import ntk_permutation as tm
 
@@ -586,7 +586,7 @@ def run_ensemble_convergence(cfg: ConvergenceConfig, seed: int, ctx: RunContext)
         for width in cfg.widths:
             ctx.log(f"  {tag}: M={M} networks of width {width}")
             widest = width == max(cfg.widths)
-            res = tm.train_ensemble(
+            res = tm.train(
                 jax.random.fold_in(key, width),
                 perm,
                 members=M,
@@ -649,11 +649,11 @@ def run_ensemble_convergence(cfg: ConvergenceConfig, seed: int, ctx: RunContext)
         # trajectory of the mean during training vs the discrete-time GP mean and covariance
         res = traj[tag]
         steps = res.steps
-        lr = res.learning_rate
+        lr = res.info["learning_rate"]
         theory_net = net.with_width(w) if net.parameterization == "standard" else net
         mu_T = np.asarray(th.gp_mean(x, perm, net=theory_net, steps=steps, learning_rate=lr))
         cov_T = np.asarray(th.gp_covariance(x, net=theory_net, steps=steps, learning_rate=lr))
-        ybar_T = np.asarray(res.output_mean, float)
+        ybar_T = np.asarray(res.stats["output_mean"], float)
         zt = []
         for i in range(steps.size):
             mean, sd = _error_statistic(cov_T[i], M)
@@ -897,27 +897,11 @@ def _mid_rank(sample, value):
 
 def _pool_outputs(ctx: RunContext, name: str, key, perm, members: int, width: int, net, x) -> np.ndarray:
     """Outputs (members, inputs, k) of a trained pool on ``x``, as a chunked sweep over members
-    (:mod:`experiments.sweep`): only one chunk's parameters are in memory at a time, chunks stream to disk, and
-    member m is the same network whatever the chunking (``first_member``)."""
-
-    def chunk(start, stop):
-        res = tm.train_ensemble(
-            key,
-            perm,
-            members=stop - start,
-            width=width,
-            net=net,
-            n_records=1,
-            first_member=start,
-            progress=ctx.progress,
-        )
-        return {"outputs": tm.ensemble_outputs(res.params, x, net)}
-
-    # per member: the parameters, their gradients and the update (3 copies of 2kn + n + k floats), plus the
-    # hidden activations on the k training and the evaluated inputs
-    k = len(perm)
-    item = 4 * (3 * (2 * k * width + width + k) + (k + len(x)) * width * 2)
-    return sweep(ctx, name, chunk, members, item_bytes=item)["outputs"]
+    (:func:`experiments.sweep.train_sweep`): only one chunk's parameters are in memory at a time, chunks stream
+    to disk, and member m is the same network whatever the chunking."""
+    job = tm.job(perm, members=members, width=width, net=net, n_records=1)
+    outputs = lambda res: {"outputs": tm.ensemble_outputs(res.params, x, net)}  # noqa: E731
+    return train_sweep(ctx, name, job, key, outputs=outputs)["outputs"]
 
 
 @register(

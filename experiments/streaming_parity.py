@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.contract import Check, Result, RunContext, pyplot, register, require, setting
-from experiments.sweep import sweep
+from experiments.sweep import train_sweep
 from theory import streaming_parity as th
 from toymodels import streaming_parity as tm
 
@@ -64,51 +64,14 @@ def _generalises(key, params, rcfg, length, n_sequences):
     return np.asarray(perfect), np.asarray(per_step)
 
 
-def _train_sweep(ctx: RunContext, name: str, key, lengths, rcfg: tm.RNNConfig, seeds: int, **kw) -> tm.TrainResult:
-    """:func:`toymodels.streaming_parity.train` as a chunked sweep over seeds (:mod:`experiments.sweep`):
-    chunks of ``--max-batch`` seeds (or sized to the memory budget) stream to disk and resume; seed s is the
-    same network whatever the chunking (``first_seed``)."""
-
-    def chunk(start, stop):
-        res = tm.train(key, lengths, rcfg, seeds=stop - start, first_seed=start, progress=ctx.progress, **kw)
-        out = {"loss": res.loss, **{f"param_{f}": v for f, v in res.params._asdict().items()}}
-        if res.hidden is not None:
-            out["hidden"], out["outputs"] = res.hidden, res.outputs
-        return out
-
-    lmax = int(max(np.atleast_1d(lengths)))
-    n_len = np.size(lengths)
-    # per seed: every length's activations over the 2^Lmax streams × Lmax steps (forward and backward) plus
-    # the recorded prefix states
-    record = kw.get("record_prefix", 0)
-    recorded = 2 ** (record + 1) * (rcfg.hidden + 2) * (kw["steps"] // kw["record_every"]) if record else 0
-    item = 4 * n_len * (6 * 2**lmax * lmax * rcfg.hidden + recorded)
-    out = sweep(ctx, name, chunk, seeds, item_bytes=item)
-    params = tm.Params(**{f: out[f"param_{f}"] for f in tm.Params._fields})
-    n_rec = out["loss"].shape[-1]
-    steps = kw["record_every"] * np.arange(1, n_rec + 1)
-    return tm.TrainResult(
-        params, steps, out["loss"], steps if record else np.zeros(0), out.get("hidden"), out.get("outputs")
-    )
-
-
 def _train_one_length(cfg, seed: int, ctx: RunContext):
     """Train ``cfg.seeds`` RNNs at ``cfg.train_length`` recording every prefix state; returns (res, eval key)."""
     key_train, key_eval = jax.random.split(jax.random.key(seed))
     L = cfg.train_length
     ctx.log(f"  {cfg.seeds} seeds at L={L}, checkpoints every {cfg.record_every} steps")
-    res = _train_sweep(
-        ctx,
-        "train",
-        key_train,
-        [L],
-        _rnn_cfg(cfg),
-        cfg.seeds,
-        steps=cfg.steps,
-        record_every=cfg.record_every,
-        record_prefix=L,
-        records_per_chunk=max(1, cfg.steps // cfg.record_every // 10),
-    )
+    n_records = cfg.steps // cfg.record_every
+    job = tm.job([L], _rnn_cfg(cfg), seeds=cfg.seeds, steps=cfg.steps, n_records=n_records, record_prefix=L)
+    res = train_sweep(ctx, "train", job, key_train, records_per_chunk=max(1, n_records // 10))
     return res, key_eval
 
 
@@ -169,17 +132,9 @@ def run_transition(cfg: TransitionConfig, seed: int, ctx: RunContext) -> Result:
     Ls = np.asarray(cfg.train_lengths, int)
     key_train, key_eval = jax.random.split(jax.random.key(seed))
     ctx.log(f"  {cfg.seeds} seeds x {Ls.size} lengths, {cfg.steps} full-batch steps, P={cfg.hidden}")
-    res = _train_sweep(
-        ctx,
-        "train",
-        key_train,
-        Ls,
-        rcfg,
-        cfg.seeds,
-        steps=cfg.steps,
-        record_every=cfg.record_every,
-        records_per_chunk=max(1, cfg.steps // cfg.record_every // 10),
-    )
+    n_records = cfg.steps // cfg.record_every
+    job = tm.job(Ls, rcfg, seeds=cfg.seeds, steps=cfg.steps, n_records=n_records)
+    res = train_sweep(ctx, "train", job, key_train, records_per_chunk=max(1, n_records // 10))
     loss = np.asarray(res.loss)  # (S, G, R)
     perfect, per_step = _generalises(key_eval, res.params, rcfg, cfg.eval_length, cfg.eval_sequences)
     ok = perfect == 1.0  # (S, G): right at every step of every test sequence
@@ -332,7 +287,7 @@ def run_automaton(cfg: AutomatonConfig, seed: int, ctx: RunContext) -> Result:
     rcfg = _rnn_cfg(cfg)
     L = cfg.train_length
     res, key_eval = _train_one_length(cfg, seed, ctx)
-    hid, out = np.asarray(res.hidden[:, 0]), np.asarray(res.outputs[:, 0])  # (S, C, N, P)
+    hid, out = np.asarray(res.records["hidden"][:, 0]), np.asarray(res.records["outputs"][:, 0])  # (S, C, N, P)
     loss = np.asarray(res.loss[:, 0])
     C = hid.shape[1]
     n_states = np.zeros((cfg.seeds, C), int)
@@ -378,7 +333,7 @@ def run_automaton(cfg: AutomatonConfig, seed: int, ctx: RunContext) -> Result:
     plt = pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
     for s in range(cfg.seeds):
-        ax[0].plot(res.checkpoints, n_states[s], lw=1.2, label=f"seed {s}" + (" (generalises)" if gen[s] else ""))
+        ax[0].plot(res.steps, n_states[s], lw=1.2, label=f"seed {s}" + (" (generalises)" if gen[s] else ""))
         ax[1].semilogy(res.steps, loss[s], lw=1)
     ax[0].axhline(2, color="k", ls=":", label="parity automaton (2 states)")
     ax[0].set(
@@ -398,7 +353,7 @@ def run_automaton(cfg: AutomatonConfig, seed: int, ctx: RunContext) -> Result:
         "final_is_parity": parity[:, -1].tolist(),
     }
     arrays = {
-        "checkpoints": res.checkpoints,
+        "checkpoints": res.steps,
         "n_states": n_states,
         "raw_states": raw_states,
         "parity": parity,
@@ -537,7 +492,7 @@ def run_merger(cfg: MergerConfig, seed: int, ctx: RunContext) -> Result:
     rcfg = _rnn_cfg(cfg)
     L = cfg.train_length
     res, key_eval = _train_one_length(cfg, seed, ctx)
-    hid = np.asarray(res.hidden[:, 0], float)  # (S, C, N, P)
+    hid = np.asarray(res.records["hidden"][:, 0], float)  # (S, C, N, P)
     perfect, _ = _generalises(key_eval, jax.tree.map(lambda x: x[:, 0], res.params), rcfg, cfg.eval_length, 64)
     pairs = th.agreeing_pairs(L)
     lengths = np.array([len(s) for s in th.prefix_strings(L)])
@@ -619,7 +574,7 @@ def run_merger(cfg: MergerConfig, seed: int, ctx: RunContext) -> Result:
         "sim_y": sim_y,
         "theory_y": th_y,
         "rnn_pair_distance": dist,
-        "rnn_checkpoints": res.checkpoints,
+        "rnn_checkpoints": res.steps,
         "pairs": pairs,
     }
     return Result(checks, arrays, {"merger": fig}, metrics)

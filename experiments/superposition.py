@@ -14,7 +14,7 @@ Registered experiments (``python -m experiments describe NAME`` lists every sett
   and the interference of the learned embeddings against the Welch bound.
 
 Every model of an experiment trains in one vmapped, jitted ``lax.scan`` (:func:`toymodels.superposition.
-train_instances`); sizes differ between ``--quick`` (CI) and the full (paper-like) configuration.
+train`); sizes differ between ``--quick`` (CI) and the full (paper-like) configuration.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 
 from experiments.analysis import fit_power_law
 from experiments.contract import Check, Result, RunContext, pyplot, register, require, setting
-from experiments.sweep import sweep
+from experiments.sweep import train_sweep
 from theory import superposition as th
 from toymodels import superposition as tm
 
@@ -54,56 +54,6 @@ def _validate_training(cfg):
 def _validate_sizes(n, m):
     require(n >= 1, f"n must be an integer >= 1; got {n}")
     require(m >= 1, f"m must be an integer >= 1; got {m}")
-
-
-def _train_sweep(
-    ctx: RunContext,
-    name: str,
-    key,
-    *,
-    importance,
-    probabilities,
-    m: int,
-    batch_size: int,
-    weight_decay=0.0,
-    widths=None,
-    dtype=np.float32,
-    **fixed,
-) -> tm.TrainResult:
-    """:func:`toymodels.superposition.train_instances` over many instances as a chunked sweep
-    (:mod:`experiments.sweep`): chunks of ``--max-batch`` instances (or sized to the memory budget) stream to
-    disk and resume; instance i keeps key ``split(key, I)[i]`` whatever the chunking."""
-    n = np.shape(probabilities)[-1]
-    n_inst = max(
-        np.shape(importance)[0] if np.ndim(importance) == 2 else 1,
-        np.shape(probabilities)[0] if np.ndim(probabilities) == 2 else 1,
-        np.size(weight_decay),
-        1 if widths is None else np.size(widths),
-    )
-    per = {
-        "importance": np.broadcast_to(importance, (n_inst, n)),
-        "probabilities": np.broadcast_to(probabilities, (n_inst, n)),
-        "weight_decay": np.broadcast_to(weight_decay, (n_inst,)),
-        "widths": np.broadcast_to(m if widths is None else widths, (n_inst,)),
-    }
-    keys = jax.random.split(key, n_inst)
-
-    def chunk(start, stop):
-        res = tm.train_instances(
-            keys[start:stop],
-            m=m,
-            batch_size=batch_size,
-            dtype=dtype,
-            progress=ctx.progress,
-            **{k: v[start:stop] for k, v in per.items()},
-            **fixed,
-        )
-        return {"W": res.params.W, "b": res.params.b, "loss": res.loss}
-
-    out = sweep(ctx, name, chunk, n_inst, item_bytes=tm.instance_bytes(batch_size, n, m, dtype))
-    n_records = out["loss"].shape[1]
-    steps = np.arange(1, n_records + 1) * (fixed["steps"] // n_records)
-    return tm.TrainResult(tm.Params(out["W"], out["b"]), out["loss"], steps)
 
 
 # ==============================================================================================
@@ -155,7 +105,7 @@ def run_linear(cfg: LinearConfig, seed: int, ctx: RunContext) -> Result:
     key = jax.random.key(seed)
     for k, activation in enumerate(("linear", "relu")):
         ctx.log(f"  {activation}: {cfg.seeds} models, {cfg.steps} steps")
-        res = tm.train_instances(
+        res = tm.train(
             jax.random.fold_in(key, k),
             importance=imp,
             probabilities=probs,
@@ -335,19 +285,21 @@ def run_phase_diagram(cfg: PhaseConfig, seed: int, ctx: RunContext) -> Result:
     imp = np.repeat(np.stack([np.ones(cells), R.ravel()], axis=1), cfg.seeds, axis=0)
     probs = np.repeat(np.stack([P.ravel(), P.ravel()], axis=1), cfg.seeds, axis=0)
     ctx.log(f"  {imp.shape[0]} models (n=2, m=1), {cfg.steps} steps")
-    res = _train_sweep(
+    res = train_sweep(
         ctx,
         "train",
+        tm.job(
+            importance=imp,
+            probabilities=probs,
+            m=1,
+            steps=cfg.steps,
+            batch_size=cfg.batch_size,
+            learning_rate=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            bias_decay=cfg.weight_decay,
+            n_records=cfg.n_records,
+        ),
         jax.random.key(seed),
-        importance=imp,
-        probabilities=probs,
-        m=1,
-        steps=cfg.steps,
-        batch_size=cfg.batch_size,
-        learning_rate=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        bias_decay=cfg.weight_decay,
-        n_records=cfg.n_records,
         records_per_chunk=max(1, cfg.n_records // 10),
     )
     W = np.asarray(res.params.W, float)[:, 0, :]
@@ -487,19 +439,21 @@ def run_geometry(cfg: GeometryConfig, seed: int, ctx: RunContext) -> Result:
     key = jax.random.key(seed)
     dens = np.geomspace(1.0, cfg.density_min, cfg.densities)
     ctx.log(f"  feature-dimensionality sweep: {cfg.densities} models, n={cfg.n}, m={cfg.m}")
-    res = _train_sweep(
+    res = train_sweep(
         ctx,
         "train",
+        tm.job(
+            importance=np.ones(cfg.n),
+            probabilities=np.repeat(dens[:, None], cfg.n, 1),
+            m=cfg.m,
+            steps=cfg.steps,
+            batch_size=cfg.batch_size,
+            learning_rate=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            bias_decay=cfg.weight_decay,
+            n_records=cfg.n_records,
+        ),
         key,
-        importance=np.ones(cfg.n),
-        probabilities=np.repeat(dens[:, None], cfg.n, 1),
-        m=cfg.m,
-        steps=cfg.steps,
-        batch_size=cfg.batch_size,
-        learning_rate=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        bias_decay=cfg.weight_decay,
-        n_records=cfg.n_records,
         records_per_chunk=max(1, cfg.n_records // 10),
     )
     W = np.asarray(res.params.W, float)
@@ -520,7 +474,7 @@ def run_geometry(cfg: GeometryConfig, seed: int, ctx: RunContext) -> Result:
     imp20 = 0.7 ** np.arange(20)
     sp = np.asarray(cfg.heatmap_sparsities, float)
     ctx.log(f"  WᵀW heat maps: {len(sp)} models, n=20, m=5")
-    res20 = tm.train_instances(
+    res20 = tm.train(
         jax.random.fold_in(key, 1),
         importance=imp20,
         probabilities=np.repeat((1 - sp)[:, None], 20, 1),
@@ -687,23 +641,25 @@ def run_scaling(cfg: ScalingConfig, seed: int, ctx: RunContext) -> Result:
     widths = np.tile(np.repeat(ms, cfg.seeds), 2)
     decay = np.repeat([g for _, g in regimes], len(ms) * cfg.seeds)
     ctx.log(f"  {widths.size} models, n={n}, widths {ms.tolist()}, {cfg.steps} steps")
-    res = _train_sweep(
+    res = train_sweep(
         ctx,
         "train",
+        tm.job(
+            importance=imp,
+            probabilities=p,
+            m=int(ms.max()),
+            widths=widths,
+            weight_decay=decay,
+            steps=cfg.steps,
+            batch_size=cfg.batch_size,
+            learning_rate=cfg.lr,
+            schedule="warmup_cosine",
+            warmup_steps=cfg.steps // 10,
+            init="liu",
+            value_range=(0.0, 2.0),
+            n_records=cfg.n_records,
+        ),
         jax.random.key(seed),
-        importance=imp,
-        probabilities=p,
-        m=int(ms.max()),
-        widths=widths,
-        weight_decay=decay,
-        steps=cfg.steps,
-        batch_size=cfg.batch_size,
-        learning_rate=cfg.lr,
-        schedule="warmup_cosine",
-        warmup_steps=cfg.steps // 10,
-        init="liu",
-        value_range=(0.0, 2.0),
-        n_records=cfg.n_records,
         records_per_chunk=max(1, cfg.n_records // 10),
     )
     L = np.asarray(

@@ -29,25 +29,22 @@ def main() -> None:
     import numpy as np
 
     from experiments.contract import RunContext
-    from experiments.superposition import _train_sweep
+    from experiments.sweep import train_sweep
     from toymodels import superposition as tm
 
     jax.numpy.zeros(1).block_until_ready()  # backend up: part of the baseline
     before = status("VmRSS")
     with tempfile.TemporaryDirectory() as work:
         ctx = RunContext(progress=False, verbose=False, max_batch=a.max_batch or a.instances, work_dir=work)
-        res = _train_sweep(
-            ctx,
-            "mem",
-            jax.random.key(0),
+        job = tm.job(
             importance=np.ones(a.n),
             probabilities=np.full((a.instances, a.n), 0.1),
             m=4,
             batch_size=a.batch,
             steps=2,
             n_records=1,
-            group=None,
         )
+        res = train_sweep(ctx, "mem", job, jax.random.key(0), group=None)
     peak = status("VmHWM")
     json.dump(
         {

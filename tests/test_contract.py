@@ -261,7 +261,7 @@ def _run_diverging(cfg, seed, ctx):
 
     task = dl.make_task(np.diag([3.0, 2.0]))
     params = dl.init_params(jax.random.key(seed), (2, 4, 2), "gaussian", scale=0.1)
-    _, traj = dl.train(params, task, cfg.n * 1000.0, 20)  # η = 3000 ≫ the stability bound
+    traj = dl.train(params, task, cfg.n * 1000.0, steps=20)  # η = 3000 ≫ the stability bound
     return Result([Check.at_most("final_loss", float(traj.loss[-1]), 1.0, "would fail anyway")])
 
 

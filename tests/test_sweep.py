@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from experiments.contract import ConfigError, RunContext
-from experiments.superposition import _train_sweep
-from experiments.sweep import auto_max_batch, chunk_bounds, sweep
+from experiments.sweep import auto_max_batch, chunk_bounds, sweep, train_sweep
+from toymodels import superposition as tm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +85,7 @@ def test_sweep_rejects_wrong_leading_axis(tmp_path):
 
 
 def test_chunked_training_equals_one_call():
-    """Instance i keeps key split(key, I)[i] in any chunking, so the models are the same (float64: the
+    """Instance i keeps key fold_in(key, i) in any chunking, so the models are the same (float64: the
     per-instance programs are identical, only XLA's reduction order may differ; 1e-12 relative is a margin of
     ~10⁴ ε for that, not a derived bound)."""
     kw = dict(
@@ -97,8 +97,8 @@ def test_chunked_training_equals_one_call():
         n_records=2,
         dtype=np.float64,
     )
-    whole = _train_sweep(RunContext(progress=False, verbose=False), "a", jax.random.key(5), **kw)
-    parts = _train_sweep(RunContext(progress=False, verbose=False, max_batch=2), "b", jax.random.key(5), **kw)
+    whole = train_sweep(RunContext(progress=False, verbose=False), "a", tm.job(**kw), jax.random.key(5))
+    parts = train_sweep(RunContext(progress=False, verbose=False, max_batch=2), "b", tm.job(**kw), jax.random.key(5))
     np.testing.assert_allclose(parts.params.W, whole.params.W, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(parts.loss, whole.loss, rtol=1e-12)
 

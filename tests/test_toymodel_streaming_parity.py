@@ -55,12 +55,13 @@ def test_constructed_parity_rnn_generalises_to_long_sequences():
 
 def test_train_is_deterministic_shapes_and_learns_short_parity():
     cfg = tm.RNNConfig(hidden=16, gain=0.1, learning_rate=1e-2)
-    kw = dict(seeds=2, steps=600, record_every=100, record_prefix=3)
+    kw = dict(seeds=2, steps=600, n_records=6, record_prefix=3)
     r1 = tm.train(jax.random.key(3), [2, 3], cfg, **kw)
     r2 = tm.train(jax.random.key(3), [2, 3], cfg, **kw)
     np.testing.assert_array_equal(np.asarray(r1.loss), np.asarray(r2.loss))
     chex.assert_shape(r1.loss, (2, 2, 6))
-    chex.assert_shape(r1.hidden, (2, 2, 6, 15, 16))
+    chex.assert_shape(r1.records["hidden"], (2, 2, 6, 15, 16))
+    np.testing.assert_array_equal(r1.steps, 100 * np.arange(1, 7))
     # L = 2 (6 sequences) is memorised within 600 steps by every seed
     assert np.all(np.asarray(r1.loss)[:, 0, -1] < 1e-3)
 
@@ -71,7 +72,7 @@ def test_train_is_deterministic_shapes_and_learns_short_parity():
         (lambda: tm.RNNConfig(hidden=0), "hidden"),
         (lambda: tm.RNNConfig(activation="sigmoid"), "activation"),
         (lambda: tm.RNNConfig(gain=-1.0), "gain"),
-        (lambda: tm.train(jax.random.key(0), [0], tm.RNNConfig(hidden=2), steps=10, record_every=10), "train_length"),
+        (lambda: tm.train(jax.random.key(0), [0], tm.RNNConfig(hidden=2), steps=10, n_records=1), "train_length"),
         (lambda: tm.parity_targets([0, 1, 2]), "0 and 1"),
         (lambda: tm.dfa_rnn(np.array([[0, 3]]), np.array([0])), "transitions"),
     ],

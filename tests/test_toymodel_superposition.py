@@ -23,7 +23,7 @@ def test_sample_features_has_the_stated_law():
 def _train(key, **kw):
     args = dict(importance=np.ones(6), probabilities=np.full((3, 6), 0.3), m=2, steps=40, batch_size=64, n_records=4)
     args.update(kw)
-    return tm.train_instances(key, **args)
+    return tm.train(key, **args)
 
 
 def test_same_key_same_result_different_keys_differ():
@@ -55,7 +55,7 @@ def test_feature_norm_decay_rules():
 
 def test_linear_model_learns_top_m_dense():
     imp = 0.5 ** np.arange(4)
-    res = tm.train_instances(
+    res = tm.train(
         jax.random.key(0),
         importance=imp,
         probabilities=np.ones((2, 4)),

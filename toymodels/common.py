@@ -1,13 +1,10 @@
-"""Shared training machinery for every toy-model family.
+"""Small pieces of training machinery used by the ensemble engine (:mod:`toymodels.engine`).
 
-* :func:`scan_with_records` runs ``n_records × record_every`` steps of a pure step function inside
-  nested ``lax.scan`` s and records a summary every ``record_every`` steps. Call it inside ``jax.jit``.
 * :func:`run_chunked` drives a jitted chunk function over the whole run, so that long runs show a
   progress bar without a Python loop per step (one Python iteration per chunk of many records).
 * :func:`check_losses` flags training that diverged (non-finite or exploding loss); every trainer calls it on
   its loss records. Inside :func:`divergence_monitor` (as in ``run_experiment``) the one-line messages are
   collected; elsewhere they are issued as ``RuntimeWarning``.
-* :func:`haar_orthogonal` and :func:`split_keys` are small helpers used by several families.
 
 Where an ensemble axis runs (sharded over devices, in vectorised groups) is decided in :mod:`toymodels.sharding`.
 """
@@ -26,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["scan_with_records", "run_chunked", "check_losses", "divergence_monitor", "haar_orthogonal", "split_keys"]
+__all__ = ["run_chunked", "check_losses", "divergence_monitor"]
 
 PyTree = Any
 
@@ -84,29 +81,6 @@ def check_losses(losses, what: str, *, growth: float = DIVERGENCE_GROWTH) -> str
     return message
 
 
-def scan_with_records(
-    step_fn: Callable[[PyTree], PyTree],
-    record_fn: Callable[[PyTree], PyTree],
-    carry: PyTree,
-    n_records: int,
-    record_every: int,
-):
-    """Apply ``step_fn`` ``n_records * record_every`` times, recording ``record_fn`` after each block.
-
-    Returns ``(final_carry, records)`` where every leaf of ``records`` has a leading axis of length
-    ``n_records`` (the state after record_every, 2·record_every, … steps).
-    """
-
-    def inner(c, _):
-        return step_fn(c), None
-
-    def outer(c, _):
-        c, _ = jax.lax.scan(inner, c, None, length=record_every)
-        return c, record_fn(c)
-
-    return jax.lax.scan(outer, carry, None, length=n_records)
-
-
 def run_chunked(
     chunk_fn: Callable[[PyTree, int], tuple[PyTree, PyTree]],
     carry: PyTree,
@@ -155,32 +129,3 @@ def run_chunked(
             bar.update(n * steps_per_record)
     records = jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=time_axis), *pieces)
     return carry, records
-
-
-def haar_orthogonal(key: jax.Array, n: int, dtype=None) -> jnp.ndarray:
-    """A Haar-distributed n×n orthogonal matrix (QR of a Gaussian with the sign correction)."""
-    dtype = dtype or jnp.result_type(float)
-    return jax.nn.initializers.orthogonal()(key, (n, n), dtype)
-
-
-def split_keys(key: jax.Array, n: int) -> jax.Array:
-    """``n`` independent keys, stacked (shape (n, ...)).
-
-    ``key`` is either one key (split with ``jax.random.split``) or already ``n`` keys stacked, which are
-    returned as they are: a sweep cut into chunks passes each chunk its slice of ``split_keys(key, N)``,
-    so every model gets the same key whatever the chunking.
-    """
-    if n < 1:
-        raise ValueError(f"n must be >= 1; got {n}")
-    key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
-    single_ndim = 0 if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else 1
-    if key.ndim == single_ndim:
-        return jax.random.split(key, n)
-    if key.ndim == single_ndim + 1 and key.shape[0] == n:
-        return key
-    raise ValueError(f"key must be one PRNG key or {n} stacked keys; got shape {key.shape}")
-
-
-def to_numpy(tree: PyTree) -> PyTree:
-    """Device arrays to NumPy (for saving)."""
-    return jax.tree.map(np.asarray, tree)

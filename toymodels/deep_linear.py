@@ -11,31 +11,35 @@ evaluated in correlation form
         + \tfrac12\mathrm{tr}(W_{tot}\Sigma_{xx}W_{tot}^T),
 
 which equals the sample loss exactly and costs nothing extra per sample. Gradients come from
-``jax.grad`` (tested against the paper's eq. 13), updates from ``optax.sgd``. Training is one jitted
-``lax.scan`` over steps; :func:`train_batch` ``vmap`` s it over a leading axis of parameters and learning
-rates, so seeds, initialisation schemes and learning-rate grids train at once.
+``jax.grad`` (tested against the paper's eq. 13), updates from ``optax.sgd``. The network is the Flax module
+:class:`DeepLinear`; :func:`train` runs it on the ensemble engine (:mod:`toymodels.engine`): one jitted
+``lax.scan`` over steps, ``vmap`` ped over a leading axis of parameters and learning rates, so seeds,
+initialisation schemes and learning-rate grids train at once.
 
 Parameters are a tuple ``(W_1, …, W_D)`` with ``W_l`` of shape (widths[l], widths[l−1]).
 """
 
 from __future__ import annotations
 
-from functools import partial
+from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import nnx
 
 from theory import deep_linear as th
 from theory.common import ParameterError, as_float, check_int, check_range
-from toymodels.common import check_losses, run_chunked, scan_with_records
-from toymodels.sharding import Placement
+from toymodels import engine
+from toymodels.engine import Family, Job, Result
 
 __all__ = [
     "Task",
-    "Trajectory",
+    "DeepLinear",
+    "GradientDescent",
     "make_task",
     "task_from_data",
     "synthetic_task",
@@ -45,8 +49,9 @@ __all__ = [
     "mode_projections",
     "init_params",
     "INIT_SCHEMES",
+    "job",
+    "example_job",
     "train",
-    "train_batch",
 ]
 
 INIT_SCHEMES = ("decoupled", "gaussian", "scaled_gaussian", "orthogonal")
@@ -69,14 +74,6 @@ class Task(NamedTuple):
     @property
     def n_out(self) -> int:
         return self.sigma_yx.shape[0]
-
-
-class Trajectory(NamedTuple):
-    """Recorded training trajectory. Leading axes of ``loss``/``modes`` follow the batch, if any."""
-
-    steps: jnp.ndarray  # (R+1,) step numbers of the records (0 first)
-    loss: jnp.ndarray  # (..., R+1)
-    modes: jnp.ndarray  # (..., R+1, r) mode strengths u_αᵀ W_tot v_α
 
 
 def make_task(sigma_yx, sigma_xx=None, trace_yy=None, *, dtype=None) -> Task:
@@ -237,121 +234,154 @@ def init_params(
     return tuple(params)
 
 
+class DeepLinear(nnx.Module):
+    """A deep linear network as a Flax module: ``x ↦ W_D ⋯ W_1 x`` for inputs (batch, N1) → (batch, N3).
+
+    ``widths`` = (N1, h1, …, N3); the weights ``layers[l]`` (widths[l+1], widths[l]) are drawn by
+    :func:`init_params` with ``scheme`` (decoupled/balanced, Gaussian, scaled Gaussian, orthogonal) from
+    ``rngs.params()``; :meth:`end_to_end` is the product W_tot.
+    """
+
+    def __init__(
+        self,
+        widths,
+        scheme: str = "scaled_gaussian",
+        *,
+        scale: float = 1.0,
+        task: Task | None = None,
+        initial_strength=None,
+        dtype=None,
+        rngs: nnx.Rngs,
+    ):
+        weights = init_params(
+            rngs.params(), widths, scheme, scale=scale, task=task, initial_strength=initial_strength, dtype=dtype
+        )
+        self.layers = nnx.List([nnx.Param(w) for w in weights])
+
+    def weights(self) -> tuple:
+        return tuple(w[...] for w in self.layers)
+
+    def end_to_end(self) -> jnp.ndarray:
+        return end_to_end(self.weights())
+
+    def __call__(self, x):
+        return x @ self.end_to_end().T
+
+
 def _check_lr(learning_rate):
     lr = as_float(learning_rate, "learning_rate")
     check_range(lr, "learning_rate", low=0.0, low_inclusive=False)
     return lr
 
 
-def _record(params, task):
-    return loss(params, task), mode_projections(params, task)
+@dataclass(frozen=True)
+class GradientDescent(Family):
+    """Full-batch GD of one network in correlation form. Per-model settings: ``params`` (the initial weights,
+    a tuple of matrices) and ``lr`` (); shared: the :class:`Task`. Records ``loss`` and ``modes``."""
+
+    widths: tuple
+    label = "deep linear GD"
+
+    @cached_property
+    def graphdef(self):
+        return nnx.graphdef(nnx.eval_shape(lambda: DeepLinear(self.widths, "gaussian", rngs=nnx.Rngs(0))))
+
+    def network(self, params) -> DeepLinear:
+        return nnx.merge(self.graphdef, {"layers": dict(enumerate(params))})
+
+    def loss(self, params, task: Task):
+        w = self.network(params).end_to_end()
+        return 0.5 * task.trace_yy - jnp.sum(w * task.sigma_yx) + 0.5 * jnp.sum((w @ task.sigma_xx) * w)
+
+    def init(self, key, setting, task):
+        params = tuple(setting["params"])
+        return {"params": params, "opt": optax.sgd(1.0).init(params)}  # stateless: lr does not enter the state
+
+    def step(self, state, setting, task):
+        grads = jax.grad(self.loss)(state["params"], task)
+        updates, opt = optax.sgd(setting["lr"]).update(grads, state["opt"], state["params"])
+        return {"params": optax.apply_updates(state["params"], updates), "opt": opt}, ()
+
+    def record(self, state, setting, task, block):
+        w = self.network(state["params"]).end_to_end()
+        r = task.singular_values.shape[0]
+        modes = jnp.einsum("ia,ij,ja->a", task.left[:, :r], w, task.right[:, :r])
+        return {"loss": self.loss(state["params"], task), "modes": modes}
 
 
-def _chunk_single(carry, task, lr, n_records, record_every):
-    optimiser = optax.sgd(lr)
+def job(params, task: Task, learning_rate, *, steps: int, n_records: int | None = None) -> Job:
+    """The validated :class:`~toymodels.engine.Job` of :func:`train` (batched ``params``; for sweeps)."""
+    leaves = jax.tree.leaves(params)
+    if not leaves or any(np.ndim(x) != 3 for x in leaves):
+        raise ParameterError("params must be a tuple of weight matrices with a leading batch axis (batch, out, in)")
+    batch = leaves[0].shape[0]
+    if any(x.shape[0] != batch for x in leaves):
+        raise ParameterError(f"params must share one leading batch size; got {[x.shape[0] for x in leaves]}")
+    widths = (leaves[0].shape[2],) + tuple(x.shape[1] for x in leaves)
+    if any(leaves[i + 1].shape[2] != leaves[i].shape[1] for i in range(len(leaves) - 1)):
+        raise ParameterError(f"params must chain: layer shapes {[x.shape[1:] for x in leaves]}")
+    if (task.n_in, task.n_out) != (widths[0], widths[-1]):
+        raise ParameterError(f"params map {widths[0]} → {widths[-1]}; the task needs {task.n_in} → {task.n_out}")
+    lr = _check_lr(learning_rate)
+    if lr.ndim > 1 or (lr.ndim == 1 and lr.shape[0] != batch):
+        raise ParameterError(
+            f"learning_rate must be a scalar or have shape ({batch},), one per run; got shape {tuple(lr.shape)}"
+        )
+    steps = int(check_int(steps, "steps", minimum=1))
+    n_records = steps if n_records is None else int(check_int(n_records, "n_records", minimum=1, maximum=steps))
+    if steps % n_records:
+        raise ParameterError(f"steps ({steps}) must be a multiple of n_records ({n_records})")
+    settings = {"params": tuple(jnp.asarray(x) for x in leaves), "lr": jnp.broadcast_to(lr, (batch,))}
+    return Job(GradientDescent(widths), settings, steps, n_records, shared=task, record_initial=True)
 
-    def step(c):
-        params, state = c
-        grads = jax.grad(loss)(params, task)
-        updates, state = optimiser.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
 
-    return scan_with_records(step, lambda c: _record(c[0], task), carry, n_records, record_every)
-
-
-@partial(jax.jit, static_argnames=("n_records", "record_every", "placement"))
-def _train_chunk(carry, task, lr, n_records, record_every, placement):
-    fn = lambda c, l, t: _chunk_single(c, t, l, n_records, record_every)
-    if placement is None:
-        return fn(carry, lr, task)
-    return placement.apply(jax.vmap(fn, in_axes=(0, 0, None)), (carry, lr), (task,))
-
-
-def _train(params, task, lr, n_steps, record_every, batched, progress, records_per_chunk, devices=None):
-    n_steps = int(check_int(n_steps, "n_steps", minimum=1))
-    record_every = int(check_int(record_every, "record_every", minimum=1, maximum=n_steps))
-    if n_steps % record_every:
-        raise ParameterError(f"n_steps ({n_steps}) must be a multiple of record_every ({record_every})")
-    n_records = n_steps // record_every
-    opt_state = optax.sgd(1.0).init(params)  # stateless; the learning rate does not enter the state
-    placement = None
-    if batched:
-        opt_state = jax.vmap(optax.sgd(1.0).init)(params)
-        placement = Placement.plan(lr.shape[0], devices)
-        params, opt_state, lr = placement.put(placement.pad((params, opt_state, lr)))
-    rec0 = jax.vmap(_record, in_axes=(0, None))(params, task) if batched else _record(params, task)
-    if records_per_chunk is None:
-        records_per_chunk = max(1, min(n_records, 200_000 // record_every))
-    chunk = lambda c, n: _train_chunk(c, task, lr, n, record_every, placement)
-    (params, _), (losses, modes) = run_chunked(
-        chunk,
-        (params, opt_state),
-        n_records,
-        records_per_chunk=records_per_chunk,
-        progress=progress,
-        desc="deep linear GD",
-        steps_per_record=record_every,
-        time_axis=1 if batched else 0,
-    )
-    axis = 1 if batched else 0
-    losses = jnp.concatenate([jnp.expand_dims(rec0[0], axis), losses], axis=axis)
-    modes = jnp.concatenate([jnp.expand_dims(rec0[1], axis), modes], axis=axis)
-    steps = jnp.arange(n_records + 1) * record_every
-    if placement is not None:
-        params, losses, modes = placement.unpad((params, losses, modes))
-    check_losses(losses, "deep linear GD")
-    return params, Trajectory(steps, losses, modes)
+def example_job(dtype=jnp.float64) -> Job:
+    """A small job (5 networks 4 → 6 → 4, one learning rate each) for layout and speed checks."""
+    task = synthetic_task(jax.random.key(0), [3.0, 2.0, 1.0], 4, 4, dtype=dtype)
+    keys = jax.random.split(jax.random.key(1), 5)
+    params = jax.vmap(lambda k: init_params(k, (4, 6, 4), "gaussian", scale=1e-2, dtype=dtype))(keys)
+    return job(params, task, jnp.linspace(0.02, 0.06, 5), steps=60, n_records=6)
 
 
 def train(
     params,
     task: Task,
     learning_rate,
-    n_steps: int,
     *,
-    record_every: int = 1,
-    progress: bool | None = False,
-    records_per_chunk: int | None = None,
-):
-    """Full-batch GD for ``n_steps`` steps, one jitted ``lax.scan``; records every ``record_every`` steps.
-
-    Returns:
-        ``(final_params, Trajectory)``; the trajectory includes step 0.
-    """
-    lr = _check_lr(learning_rate)
-    if lr.ndim != 0:
-        raise ParameterError(
-            f"learning_rate must be a scalar for train (use train_batch for one per run); got shape {tuple(lr.shape)}"
-        )
-    return _train(params, task, lr, n_steps, record_every, False, progress, records_per_chunk)
-
-
-def train_batch(
-    params,
-    task: Task,
-    learning_rate,
-    n_steps: int,
-    *,
-    record_every: int = 1,
+    steps: int,
+    n_records: int | None = None,
     progress: bool | None = False,
     records_per_chunk: int | None = None,
     devices: int | str | None = None,
-):
-    """:func:`train` vmapped over a leading batch axis of ``params`` (and of ``learning_rate`` if 1-D).
+) -> Result:
+    """Full-batch GD for ``steps`` steps on the engine, recording ``n_records`` times plus the start.
 
-    The batch axis is sharded over ``devices`` (:mod:`toymodels.sharding`; ``None``: the default, all local
-    devices). Typical use: ``params = jax.vmap(lambda k: init_params(k, widths, "gaussian", scale=1e-3))(keys)``.
+    ``params``: a tuple of weight matrices (one network) or of stacked matrices with a leading batch axis
+    (many networks, e.g. ``jax.vmap(lambda k: init_params(k, widths, "gaussian", scale=1e-3))(keys)``), with
+    ``learning_rate`` a scalar or one per network. Networks are vmapped, sharded over ``devices``, and their
+    steps run in one jitted ``lax.scan``. Deterministic: no key is needed.
+
+    Returns:
+        :class:`~toymodels.engine.Result`: ``params`` (tuple of matrices), ``loss`` (…, R+1) and
+        ``records["modes"]`` (…, R+1, r) (mode strengths u_αᵀ W_tot v_α), ``steps`` (R+1,) from 0; the leading
+        batch axis is present iff ``params`` had one.
     """
     leaves = jax.tree.leaves(params)
-    if not leaves or any(np.ndim(x) < 3 for x in leaves):
-        raise ParameterError("params must be a tuple of weight matrices with a leading batch axis (batch, out, in)")
-    batch = leaves[0].shape[0]
-    if any(x.shape[0] != batch for x in leaves):
-        raise ParameterError(f"params must share one leading batch size; got {[x.shape[0] for x in leaves]}")
-    lr = _check_lr(learning_rate)
-    if lr.ndim > 1 or (lr.ndim == 1 and lr.shape[0] != batch):
-        raise ParameterError(
-            f"learning_rate must be a scalar or have shape ({batch},), one per run; got shape {tuple(lr.shape)}"
+    single = bool(leaves) and all(np.ndim(x) == 2 for x in leaves)
+    if single:
+        if np.ndim(as_float(learning_rate, "learning_rate")) != 0:
+            raise ParameterError("learning_rate must be a scalar for one network (stack params for one per run)")
+        params = tuple(jnp.asarray(x)[None] for x in leaves)
+    res = engine.train(
+        job(params, task, learning_rate, steps=steps, n_records=n_records),
+        jax.random.key(0),
+        devices=devices,
+        group=None,
+        records_per_chunk=records_per_chunk,
+        progress=progress,
+    )
+    if single:
+        res = res._replace(
+            state=jax.tree.map(lambda x: x[0], res.state), records=jax.tree.map(lambda x: x[0], res.records)
         )
-    lr = jnp.broadcast_to(lr, (batch,))
-    return _train(params, task, lr, n_steps, record_every, True, progress, records_per_chunk, devices)
+    return res

@@ -17,36 +17,40 @@ gradient-flow time at the same learning rate; the public code's mean-squared err
 lr 2η). The default step η = N/λ_max(Θ_XX) and the default number of steps (slowest mode shrunk to
 ``residual``) come from the infinite-width spectrum (:func:`theory.ntk_permutation.default_learning_rate`).
 
-All M members train in **one** jitted ``lax.scan`` over steps; the member axis is a leading axis of every
-parameter and the members' losses are summed, so their gradients are independent. Member m is initialised
-from ``fold_in(key, m)``: the same key gives the same ensemble, and the first M' members of a larger ensemble
-equal an M'-member ensemble trained with the same key.
+The network is the Flax module :class:`TwoLayerReLU`. All M members train at once on the ensemble engine
+(:mod:`toymodels.engine`: ``vmap`` over members, one jitted ``lax.scan`` over steps). Member m is initialised
+from the key ``fold_in(key, m)``: the same key gives the same ensemble, and the first M' members of a larger
+ensemble equal an M'-member ensemble trained with the same key.
 """
 
 from __future__ import annotations
 
-from functools import partial
-from typing import NamedTuple
+from dataclasses import dataclass
+from functools import cached_property, partial
+from typing import Any, NamedTuple
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import nnx
 
 from theory import ntk_permutation as th
 from theory.common import ParameterError, check_int, check_range
-from toymodels.common import check_losses, run_chunked, scan_with_records
-from toymodels.sharding import Placement
+from toymodels import engine
+from toymodels.engine import Family, Job, Result
 
 __all__ = [
     "Params",
-    "TrainResult",
+    "TwoLayerReLU",
+    "Ensemble",
     "init_params",
     "forward",
     "ensemble_forward",
     "train_loss",
-    "train_ensemble",
+    "job",
+    "example_job",
+    "train",
     "ensemble_outputs",
     "empirical_ntk",
     "member_learning_rate",
@@ -63,21 +67,6 @@ class Params(NamedTuple):
     W2: jax.Array
     b1: jax.Array | None
     b2: jax.Array | None
-
-
-class TrainResult(NamedTuple):
-    """Trained ensemble: ``params`` (leading member axis M), per-member training loss at each record
-    ``loss`` (M, n_records), the step of each record ``steps``, the learning rate used, the permutation, and,
-    when ``record_inputs`` was given, the members' mean ``output_mean`` and variance ``output_var`` (over
-    members, ddof = 1) on those inputs at each record, shape (n_records, n_inputs, k)."""
-
-    params: Params
-    loss: jax.Array
-    steps: np.ndarray
-    learning_rate: float
-    permutation: np.ndarray
-    output_mean: jax.Array | None = None
-    output_var: jax.Array | None = None
 
 
 def _check_net(net):
@@ -120,6 +109,34 @@ def forward(params: Params, x: jax.Array, net: th.Network = th.NTK_PARAMETERIZAT
     return out
 
 
+class TwoLayerReLU(nnx.Module):
+    """The k → n → k ReLU network as a Flax module, in either parameterisation of ``net``.
+
+    Parameters ``W1`` (n, k), ``W2`` (k, n) and, when ``net.has_bias``, ``b1`` (n,), ``b2`` (k,), drawn by
+    :func:`init_params` from ``rngs.params()``; calling it on inputs (batch, k) gives :func:`forward`.
+    """
+
+    def __init__(self, k: int, width: int, *, net: th.Network = th.NTK_PARAMETERIZATION, dtype=jnp.float32, rngs):
+        _check_net(net)
+        p = init_params(rngs.params(), k, width, net=net, dtype=dtype)
+        self.W1, self.W2 = nnx.Param(p.W1), nnx.Param(p.W2)
+        if p.b1 is not None:
+            self.b1, self.b2 = nnx.Param(p.b1), nnx.Param(p.b2)
+        self.net = net
+
+    def params(self) -> Params:
+        b1 = self.b1[...] if hasattr(self, "b1") else None
+        b2 = self.b2[...] if hasattr(self, "b2") else None
+        return Params(self.W1[...], self.W2[...], b1, b2)
+
+    def __call__(self, x):
+        return forward(self.params(), x, self.net)
+
+
+def _as_params(p: dict) -> Params:
+    return Params(p["W1"], p["W2"], p.get("b1"), p.get("b2"))
+
+
 def ensemble_forward(params: Params, x: jax.Array, net: th.Network = th.NTK_PARAMETERIZATION) -> jax.Array:
     """Outputs of M networks (leading member axis) on shared inputs: (M, batch, k)."""
     return jax.vmap(forward, in_axes=(0, None, None))(params, x, net)
@@ -136,46 +153,64 @@ def member_learning_rate(k: int, width: int, net: th.Network) -> float:
     return th.default_learning_rate(k, net=net.with_width(width) if net.parameterization == "standard" else net)
 
 
-@partial(jax.jit, static_argnames=("k", "width", "members", "net", "dtype"))
-def _init_ensemble(key, k, width, members, net, dtype, first=0):
-    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(first + jnp.arange(members))
-    return jax.vmap(lambda kk: init_params(kk, k, width, net=net, dtype=dtype))(keys)
+@dataclass(frozen=True)
+class Ensemble(Family):
+    """One member's full-batch gradient descent on the k permuted basis vectors (shared ``X``, ``Y``).
 
+    Per-model settings: none beyond the member's key (``{"member": index}``). Shared: ``X``, ``Y`` and the
+    optional ``x_rec`` whose outputs enter the ensemble statistics (:meth:`reduce`).
+    """
 
-def _block_chunk(params, state, valid, X, Y, x_rec, net, n_records, record_every, lr):
-    """One block of members: GD steps plus records. The block axis leads every output: per-member losses
-    (block, n_records) and, for ``x_rec``, this block's (count, mean, M2) of the outputs with a block axis of 1."""
-    opt = optax.sgd(lr)
+    k: int
+    width: int
+    net: th.Network
+    learning_rate: float
+    dtype: Any = jnp.dtype(jnp.float32)
+    label = "NTK ensemble GD"
 
-    def total(p):
-        losses = jax.vmap(train_loss, in_axes=(0, None, None, None))(p, X, Y, net)
-        return jnp.sum(losses), losses
+    @cached_property
+    def graphdef(self):
+        return nnx.graphdef(nnx.eval_shape(lambda: self.model(nnx.Rngs(0))))
 
-    def step(c):
-        p, st = c
-        grads, _ = jax.grad(total, has_aux=True)(p)
-        updates, st = opt.update(grads, st, p)
-        return optax.apply_updates(p, updates), st
+    def model(self, rngs: nnx.Rngs) -> TwoLayerReLU:
+        return TwoLayerReLU(self.k, self.width, net=self.net, dtype=self.dtype, rngs=rngs)
 
-    def record(c):
-        losses = total(c[0])[1]
-        if x_rec is None:
-            return losses, None
-        out = ensemble_forward(c[0], x_rec, net)
-        w = valid.reshape(-1, *([1] * (out.ndim - 1)))
-        count = jnp.sum(valid)
+    def loss(self, params, shared):
+        r = nnx.merge(self.graphdef, params)(shared["X"]) - shared["Y"]
+        return 0.5 * jnp.sum(r * r) / shared["Y"].size
+
+    def init(self, key, setting, shared):
+        params = nnx.to_pure_dict(nnx.state(self.model(nnx.Rngs(params=key)), nnx.Param))
+        return {"params": params, "opt": optax.sgd(self.learning_rate).init(params)}
+
+    def step(self, state, setting, shared):
+        loss, grads = jax.value_and_grad(self.loss)(state["params"], shared)
+        updates, opt = optax.sgd(self.learning_rate).update(grads, state["opt"], state["params"])
+        return {"params": optax.apply_updates(state["params"], updates), "opt": opt}, loss
+
+    def record(self, state, setting, shared, block):
+        rec = {"loss": self.loss(state["params"], shared)}
+        if shared.get("x_rec") is not None:
+            rec["outputs"] = nnx.merge(self.graphdef, state["params"])(shared["x_rec"])
+        return rec
+
+    def memory(self):
+        """The parameters, their gradients and the update (3 copies of 2kn + n + k numbers), plus the hidden
+        activations on the k training inputs (forward and backward)."""
+        k, n = self.k, self.width
+        return self.dtype.itemsize * (3 * (2 * k * n + n + k) + 2 * k * n)
+
+    def reduce(self, records, valid):
+        """Per-block (count, mean, M2) of the recorded outputs over the block's real members (Chan et al.)."""
+        if "outputs" not in records:
+            return records, None
+        out = records.pop("outputs")  # (block, n_records, n_inputs, k)
+        w = valid.astype(out.dtype).reshape(-1, *([1] * (out.ndim - 1)))
+        count = jnp.sum(valid).astype(out.dtype)
         mean = jnp.sum(w * out, axis=0) / jnp.maximum(count, 1)
-        return losses, (count, mean, jnp.sum(w * (out - mean) ** 2, axis=0))
-
-    (params, state), (loss, stats) = scan_with_records(step, record, (params, state), n_records, record_every)
-    stats = None if stats is None else jax.tree.map(lambda a: a[None], stats)
-    return params, state, loss.T, stats
-
-
-@partial(jax.jit, static_argnames=("net", "n_records", "record_every", "lr", "placement"))
-def _train_chunk(params, state, valid, X, Y, x_rec, net, n_records, record_every, lr, placement):
-    fn = lambda p, s, v, X_, Y_, xr: _block_chunk(p, s, v, X_, Y_, xr, net, n_records, record_every, lr)
-    return placement.apply(fn, (params, state, valid), (X, Y, x_rec))
+        m2 = jnp.sum(w * (out - mean) ** 2, axis=0)
+        stats = (jnp.broadcast_to(count, mean.shape[:1]), mean, m2)
+        return records, jax.tree.map(lambda a: a[None], stats)
 
 
 def _combine_stats(stats, size: int):
@@ -187,8 +222,7 @@ def _combine_stats(stats, size: int):
     return total, m2_all / max(size - 1, 1)
 
 
-def train_ensemble(
-    key: jax.Array,
+def job(
     permutation,
     *,
     members: int,
@@ -199,35 +233,10 @@ def train_ensemble(
     residual: float = 1e-6,
     n_records: int | None = 10,
     record_inputs=None,
-    records_per_chunk: int | None = None,
-    progress: bool | None = None,
-    devices: int | str | None = None,
-    group: int | None = None,
     first_member: int = 0,
     dtype=jnp.float32,
-) -> TrainResult:
-    """Train M independently initialised networks on the k permuted basis vectors, all at once.
-
-    Args:
-        key: PRNG key; member m starts from ``init_params(fold_in(key, m))``.
-        permutation: π, a permutation of range(k) (targets ``x[..., π]``).
-        members: ensemble size M ≥ 1.
-        width: hidden width n ≥ 1.
-        net: parameterisation (``net.width`` is ignored here; ``width`` is the real width).
-        steps: GD steps; default: the infinite-width steps to shrink the slowest mode by ``residual``
-            (:func:`theory.ntk_permutation.convergence_steps`), rounded up to a multiple of ``n_records``.
-        learning_rate: η for L = ‖f(X)−Y‖²/(2k²); default :func:`member_learning_rate`.
-        residual: target relative training residual for the default ``steps`` (1e-6 suits float32).
-        n_records: per-member training-loss records (``None``: one after every step).
-        record_inputs: optional nonzero binary inputs (n_inputs, k), normalised like the test inputs; the
-            members' mean and variance on them are recorded with the loss (training dynamics of the ensemble).
-        records_per_chunk: records per jitted call (progress bar granularity); ``None``: one call.
-        devices: devices the members are sharded over (:mod:`toymodels.sharding`; ``None``: the default).
-        group: members vectorised at once on a device (``None``: all of them).
-        first_member: index of the first member (member m starts from ``fold_in(key, first_member + m)``):
-            a sweep cut into chunks of members trains exactly the members of the whole ensemble.
-        dtype: float32 (default) or float64.
-    """
+) -> Job:
+    """The validated :class:`~toymodels.engine.Job` of :func:`train` (same arguments; for sweeps)."""
     _check_net(net)
     perm = th.validate_permutation(permutation)
     k = perm.size
@@ -250,41 +259,77 @@ def train_ensemble(
         raise ParameterError(f"steps ({steps}) must be a multiple of n_records ({n_records})")
     first_member = int(check_int(first_member, "first_member", minimum=0))
     X, Y = (jnp.asarray(a, dtype) for a in th.training_set(perm))
-    placement = Placement.plan(members, devices, group)
-    params = _init_ensemble(key, k, width, members, net, jnp.dtype(dtype), first_member)
-    params = placement.put(placement.pad(params))
-    state = optax.sgd(lr).init(params)
-    valid = placement.put(placement.valid(dtype))
-    every = steps // n_records
-
-    x_rec = None
+    shared = {"X": X, "Y": Y, "x_rec": None}
     if record_inputs is not None:
         xb = th.validate_binary_inputs(record_inputs, "record_inputs")
         if xb.ndim != 2 or xb.shape[1] != k:
             raise ParameterError(f"record_inputs must have shape (n_inputs, {k}); got {xb.shape}")
-        x_rec = th.normalize_inputs(xb).astype(dtype)
+        shared["x_rec"] = th.normalize_inputs(xb).astype(dtype)
+    ids = first_member + np.arange(members)
+    family = Ensemble(k=k, width=width, net=net, learning_rate=lr, dtype=jnp.dtype(dtype))
+    info = {"learning_rate": lr, "permutation": perm}
+    return Job(
+        family, {"member": jnp.asarray(ids)}, steps, n_records, shared=shared, ids=ids, finish=_finish, info=info
+    )
 
-    def chunk(c, n):
-        p, st, loss, stats = _train_chunk(*c, valid, X, Y, x_rec, net, n, every, lr, placement)
-        return (p, st), (loss, stats)
 
-    (params, _), (loss, stats) = run_chunked(
-        chunk,
-        (params, state),
-        n_records,
+def _finish(result: Result) -> Result:
+    stats = result.stats
+    if stats is not None:
+        mean, var = _combine_stats(stats, result.records["loss"].shape[0])
+        stats = {"output_mean": mean, "output_var": var}
+    return result._replace(state={**result.state, "params": _as_params(result.state["params"])}, stats=stats)
+
+
+def example_job(dtype=jnp.float64) -> Job:
+    """A small job (10 members of width 32 on k = 4, with recorded ensemble statistics) for layout checks."""
+    rec = np.array([[1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 1]])
+    return job([1, 2, 3, 0], members=10, width=32, steps=30, n_records=3, record_inputs=rec, dtype=dtype)
+
+
+def train(
+    key: jax.Array,
+    permutation,
+    *,
+    devices: int | str | None = None,
+    group: int | None = None,
+    records_per_chunk: int | None = None,
+    progress: bool | None = None,
+    **kwargs,
+) -> Result:
+    """Train M independently initialised networks on the k permuted basis vectors, all at once (the engine).
+
+    Args (besides the engine's ``key``, ``devices``, ``group``, ``records_per_chunk``, ``progress``):
+        key: PRNG key; member m starts from ``TwoLayerReLU(rngs=nnx.Rngs(params=fold_in(key, m)))``.
+        permutation: π, a permutation of range(k) (targets ``x[..., π]``).
+        members: ensemble size M ≥ 1.
+        width: hidden width n ≥ 1.
+        net: parameterisation (``net.width`` is ignored here; ``width`` is the real width).
+        steps: GD steps; default: the infinite-width steps to shrink the slowest mode by ``residual``
+            (:func:`theory.ntk_permutation.convergence_steps`), rounded up to a multiple of ``n_records``.
+        learning_rate: η for L = ‖f(X)−Y‖²/(2k²); default :func:`member_learning_rate`.
+        residual: target relative training residual for the default ``steps`` (1e-6 suits float32).
+        n_records: per-member training-loss records (``None``: one after every step).
+        record_inputs: optional nonzero binary inputs (n_inputs, k), normalised like the test inputs; the
+            members' mean and variance on them are recorded with the loss (training dynamics of the ensemble).
+        first_member: index of the first member (member m starts from key ``fold_in(key, first_member + m)``).
+        dtype: float32 (default) or float64.
+
+    Returns:
+        :class:`~toymodels.engine.Result`: ``params`` (:class:`Params`, leading member axis), ``loss``
+        (M, n_records), ``steps``, ``info["learning_rate"]``, ``info["permutation"]`` and, with
+        ``record_inputs``, ``stats["output_mean"]`` and ``stats["output_var"]`` (over members, ddof = 1) of
+        shape (n_records, n_inputs, k).
+    """
+    return engine.train(
+        job(permutation, **kwargs),
+        key,
+        devices=devices,
+        group=group,
         records_per_chunk=records_per_chunk,
         progress=progress,
-        desc=f"ensemble M={members} n={width}",
-        steps_per_record=every,
-        time_axis=1,
+        desc=f"ensemble M={kwargs.get('members')} n={kwargs.get('width')}",
     )
-    params, loss = placement.unpad((params, loss))
-    chex.assert_shape(loss, (members, n_records))
-    out_mean = out_var = None
-    if stats is not None:
-        out_mean, out_var = _combine_stats(stats, members)
-    check_losses(loss, "NTK ensemble GD")
-    return TrainResult(params, loss, every * np.arange(1, n_records + 1), lr, perm, out_mean, out_var)
 
 
 def ensemble_outputs(

@@ -35,23 +35,27 @@ and the merger analysis (:mod:`theory.streaming_parity`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
-from typing import NamedTuple
+from functools import cached_property, partial
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import nnx
 
 from theory.common import ParameterError, check_int, check_range
-from toymodels.common import check_losses, run_chunked
-from toymodels.sharding import Placement
+from toymodels import engine
+from toymodels.engine import Family, Job, Result
 
 __all__ = [
     "ACTIVATIONS",
     "RNNConfig",
     "Params",
-    "TrainResult",
+    "ElmanRNN",
+    "FullBatch",
+    "to_params",
+    "from_params",
     "all_sequences",
     "parity_targets",
     "check_binary",
@@ -60,6 +64,8 @@ __all__ = [
     "run_rnn",
     "predict",
     "loss_fn",
+    "job",
+    "example_job",
     "train",
     "long_sequence_accuracy",
     "prefix_hidden_states",
@@ -102,23 +108,6 @@ class Params(NamedTuple):
     b_h: jax.Array
     W_o: jax.Array
     b_o: jax.Array
-
-
-class TrainResult(NamedTuple):
-    """Output of :func:`train` for S seeds × G training lengths (leading axes (S, G) everywhere).
-
-    ``params``: final weights; ``steps`` (R,): the step of each record; ``loss`` (S, G, R): training loss;
-    ``hidden`` (S, G, C, 2^(Lrec+1)−1, P) or None: hidden states of every prefix of length 0…Lrec
-    (:func:`prefix_hidden_states` order) at each checkpoint; ``outputs`` likewise (…, 2);
-    ``checkpoints`` (C,): their steps.
-    """
-
-    params: Params
-    steps: np.ndarray
-    loss: jax.Array
-    checkpoints: np.ndarray
-    hidden: jax.Array | None
-    outputs: jax.Array | None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -232,6 +221,75 @@ def prefix_hidden_states(params: Params, cfg: RNNConfig, max_length: int):
     return hidden, hidden @ params.W_o.T + params.b_o
 
 
+class ElmanRNN(nnx.Module):
+    r"""The Elman RNN as a Flax module: a :class:`flax.nnx.SimpleCell` (2 one-hot inputs → ``hidden`` units) and a
+    linear readout to 2 outputs, :math:`h_t=\phi(W_{hh}h_{t-1}+W_{xh}x_t+b_h)`, :math:`\hat y_t=W_oh_t+b_o`.
+
+    Matrices are Xavier-normal with gain ``gain`` (std = gain·√(2/(fan_in+fan_out))), biases zero; the initial
+    state is the constant ``initial_state``. Calling it on bits (B, T) gives the outputs (T, B, 2);
+    :meth:`params` gives the weights as :class:`Params` (the closed-form functions' layout).
+    """
+
+    def __init__(
+        self,
+        hidden: int = 100,
+        *,
+        activation: str = "tanh",
+        gain: float = 1e-5,
+        initial_state: float = 1.0,
+        dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        if activation not in ACTIVATIONS:
+            raise ParameterError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+        xavier = jax.nn.initializers.variance_scaling(float(gain) ** 2, "fan_avg", "normal")
+        zeros = jax.nn.initializers.zeros
+        self.cell = nnx.SimpleCell(
+            2,
+            hidden,
+            activation_fn=ACTIVATIONS[activation],
+            kernel_init=xavier,
+            recurrent_kernel_init=xavier,
+            bias_init=zeros,
+            dtype=dtype,
+            param_dtype=dtype,
+            rngs=rngs,
+        )
+        self.readout = nnx.Linear(
+            hidden, 2, kernel_init=xavier, bias_init=zeros, dtype=dtype, param_dtype=dtype, rngs=rngs
+        )
+        self.initial_state = float(initial_state)
+
+    def hidden_states(self, bits):
+        """Hidden states after every bit: bits (B, T) int → (T, B, P)."""
+        P = self.cell.hidden_features
+        h0 = jnp.full((bits.shape[0], P), self.initial_state, self.readout.kernel.dtype)
+        xs = jax.nn.one_hot(jnp.asarray(bits).T, 2, dtype=h0.dtype)
+        return jax.lax.scan(lambda h, x: self.cell(h, x), h0, xs)[1]
+
+    def __call__(self, bits):
+        return self.readout(self.hidden_states(bits))
+
+    def params(self) -> Params:
+        return to_params(nnx.to_pure_dict(nnx.state(self, nnx.Param)))
+
+
+def to_params(state: dict) -> Params:
+    """:class:`ElmanRNN` weights (its pure state dict) in the :class:`Params` layout (any leading axes)."""
+    T = lambda x: jnp.swapaxes(x, -1, -2)  # noqa: E731
+    c, r = state["cell"], state["readout"]
+    return Params(T(c["dense_h"]["kernel"]), T(c["dense_i"]["kernel"]), c["dense_i"]["bias"], T(r["kernel"]), r["bias"])
+
+
+def from_params(params: Params) -> dict:
+    """Inverse of :func:`to_params`."""
+    T = lambda x: jnp.swapaxes(x, -1, -2)  # noqa: E731
+    return {
+        "cell": {"dense_h": {"kernel": T(params.W_hh)}, "dense_i": {"kernel": T(params.W_xh), "bias": params.b_h}},
+        "readout": {"kernel": T(params.W_o), "bias": params.b_o},
+    }
+
+
 def long_sequence_accuracy(
     key: jax.Array, params: Params, cfg: RNNConfig, *, length: int = 1000, n_sequences: int = 64
 ):
@@ -254,74 +312,72 @@ def _optimizer(cfg: RNNConfig) -> optax.GradientTransformation:
     return optax.sgd(cfg.learning_rate)
 
 
-@partial(jax.jit, static_argnames=("cfg", "max_length", "record_every", "n_records", "record_prefix", "placement"))
-def _chunk(
-    carry, weights, cfg: RNNConfig, max_length: int, record_every: int, n_records: int, record_prefix: int, placement
-):
-    """Advance all (seed × length, flattened) models by n_records × record_every steps; record loss (and prefix
-    states)."""
-    bits = jnp.asarray(all_sequences(max_length))
-    targets = jnp.asarray(parity_targets(np.asarray(all_sequences(max_length))))
-    opt = _optimizer(cfg)
+@dataclass(frozen=True)
+class FullBatch(Family):
+    """One RNN's full-batch training on every stream of length ``max_length`` (shared ``bits``, ``targets``).
 
-    def one_model(params, opt_state, w):
-        def step(c, _):
-            p, s = c
-            loss, g = jax.value_and_grad(loss_fn)(p, bits, targets, w, cfg)
-            upd, s = opt.update(g, s, p)
-            return (optax.apply_updates(p, upd), s), loss
+    Per-model setting: ``weights`` (max_length,), the loss weight of each output position
+    (:func:`position_weights` of its training length). Records the loss of the block's last step and, with
+    ``record_prefix``, the hidden states and outputs of every prefix up to that length.
+    """
 
-        def block(c, _):
-            c, losses = jax.lax.scan(step, c, None, length=record_every)
-            rec = {"loss": losses[-1]}
-            if record_prefix:
-                rec["hidden"], rec["outputs"] = prefix_hidden_states(c[0], cfg, record_prefix)
-            return c, rec
+    cfg: RNNConfig
+    max_length: int
+    record_prefix: int = 0
+    dtype: Any = jnp.dtype(jnp.float32)
+    label = "streaming-parity RNN"
 
-        (params, opt_state), recs = jax.lax.scan(block, (params, opt_state), None, length=n_records)
-        return params, opt_state, recs
+    @cached_property
+    def graphdef(self):
+        return nnx.graphdef(nnx.eval_shape(lambda: self.model(nnx.Rngs(0))))
 
-    params, opt_state, recs = placement.apply(jax.vmap(one_model), (*carry, weights))
-    return (params, opt_state), recs
+    def model(self, rngs: nnx.Rngs) -> ElmanRNN:
+        c = self.cfg
+        return ElmanRNN(
+            c.hidden, activation=c.activation, gain=c.gain, initial_state=c.initial_state, dtype=self.dtype, rngs=rngs
+        )
+
+    def loss(self, params, weights, shared):
+        out = nnx.merge(self.graphdef, params)(shared["bits"])  # (T, B, 2)
+        onehot = jax.nn.one_hot(shared["targets"].T, 2, dtype=out.dtype)
+        err = jnp.mean((out - onehot) ** 2, axis=-1)  # (T, B): PyTorch's MSELoss over the two outputs
+        return jnp.sum(err * weights[:, None])
+
+    def init(self, key, setting, shared):
+        params = nnx.to_pure_dict(nnx.state(self.model(nnx.Rngs(params=key)), nnx.Param))
+        return {"params": params, "opt": _optimizer(self.cfg).init(params)}
+
+    def step(self, state, setting, shared):
+        loss, grads = jax.value_and_grad(self.loss)(state["params"], setting["weights"], shared)
+        updates, opt = _optimizer(self.cfg).update(grads, state["opt"], state["params"])
+        return {"params": optax.apply_updates(state["params"], updates), "opt": opt}, loss
+
+    def memory(self):
+        """Activations over the 2^Lmax streams × Lmax steps (forward and backward, ≈ 6 arrays of them)."""
+        return self.dtype.itemsize * 6 * 2**self.max_length * self.max_length * self.cfg.hidden
+
+    def record(self, state, setting, shared, block):
+        rec = {"loss": block.last}
+        if self.record_prefix:
+            rec["hidden"], rec["outputs"] = prefix_hidden_states(
+                to_params(state["params"]), self.cfg, self.record_prefix
+            )
+        return rec
 
 
-def train(
-    key: jax.Array,
+def job(
     train_lengths,
     cfg: RNNConfig = RNNConfig(),
     *,
     seeds: int = 8,
     steps: int = 3000,
-    record_every: int = 100,
+    n_records: int = 30,
     record_prefix: int = 0,
     max_length: int | None = None,
-    records_per_chunk: int | None = None,
-    progress: bool | None = None,
-    devices: int | str | None = None,
     first_seed: int = 0,
     dtype=jnp.float32,
-) -> TrainResult:
-    """Train ``seeds`` × ``len(train_lengths)`` RNNs at once (vmap over both), full-batch.
-
-    Args:
-        key: PRNG key; seed s uses ``fold_in(key, s)`` for its initialisation, **shared across training
-            lengths** (so lengths are compared on the same initial networks).
-        train_lengths: the training lengths L (each ≥ 1).
-        cfg: architecture and optimiser.
-        seeds: number of independent initialisations.
-        steps: full-batch optimiser steps (a multiple of ``record_every``).
-        record_every: steps between records (loss, and the prefix hidden states when ``record_prefix``).
-        record_prefix: record hidden states of every prefix up to this length (0: none).
-        max_length: length of the stream batch (default max(train_lengths)).
-        records_per_chunk: records per jitted call (progress bar between calls).
-        devices: devices the seed × length models are sharded over (:mod:`toymodels.sharding`; ``None``: the
-            default, all local devices).
-        first_seed: index of the first seed (seed s uses ``fold_in(key, first_seed + s)``), so a sweep cut
-            into chunks of seeds trains the same networks as one call.
-
-    Returns:
-        :class:`TrainResult`.
-    """
+) -> Job:
+    """The validated :class:`~toymodels.engine.Job` of :func:`train` (same arguments; a sweep item is a seed)."""
     lengths = np.atleast_1d(np.asarray(train_lengths))
     if lengths.size == 0:
         raise ParameterError("train_lengths must not be empty")
@@ -329,48 +385,79 @@ def train(
         check_int(L, "train_length", minimum=1)
     check_int(seeds, "seeds", minimum=1)
     check_int(steps, "steps", minimum=1)
-    check_int(record_every, "record_every", minimum=1)
+    check_int(n_records, "n_records", minimum=1)
     check_int(record_prefix, "record_prefix", minimum=0)
-    if steps % record_every:
-        raise ParameterError(f"steps must be a multiple of record_every={record_every}; got {steps}")
+    if steps % n_records:
+        raise ParameterError(f"steps must be a multiple of n_records={n_records}; got {steps}")
     max_length = int(lengths.max()) if max_length is None else max_length
     check_int(max_length, "max_length", minimum=int(lengths.max()))
     check_int(first_seed, "first_seed", minimum=0)
     n_len = lengths.size
     weights = jnp.stack([position_weights(int(L), max_length, cfg.weighting) for L in lengths]).astype(dtype)
-    init_keys = jax.vmap(lambda s: jax.random.fold_in(key, s))(first_seed + jnp.arange(seeds))
-    one = jax.vmap(lambda k: init_params(k, cfg, dtype))(init_keys)
-    # one flat model axis, seed-major: model s·n_len + j is (seed s, length j)
-    params = jax.tree.map(lambda x: jnp.repeat(x, n_len, axis=0), one)
-    opt_state = jax.vmap(_optimizer(cfg).init)(params)
-    flat_weights = jnp.tile(weights, (seeds, 1))
-    placement = Placement.plan(seeds * n_len, devices)
-    carry, flat_weights = placement.put(placement.pad(((params, opt_state), flat_weights)))
-    n_records = steps // record_every
-
-    def chunk(c, n):
-        return _chunk(c, flat_weights, cfg, max_length, record_every, n, record_prefix, placement)
-
-    (params, _), recs = run_chunked(
-        chunk,
-        carry,
-        n_records,
-        records_per_chunk=records_per_chunk,
-        progress=progress,
-        desc="streaming parity",
-        steps_per_record=record_every,
-        time_axis=1,
+    seqs = all_sequences(max_length)
+    shared = {"bits": jnp.asarray(seqs), "targets": jnp.asarray(parity_targets(seqs))}
+    # one flat model axis, seed-major: model s·n_len + j is (seed s, length j); a seed's key is shared by its lengths
+    ids = np.repeat(first_seed + np.arange(seeds), n_len)
+    family = FullBatch(cfg, int(max_length), int(record_prefix), jnp.dtype(dtype))
+    settings = {"weights": jnp.tile(weights, (seeds, 1))}
+    return Job(
+        family,
+        settings,
+        int(steps),
+        int(n_records),
+        shared=shared,
+        ids=ids,
+        unit=n_len,
+        finish=partial(_finish, n_len=n_len),
     )
-    params, recs = jax.tree.map(lambda x: x.reshape(seeds, n_len, *x.shape[1:]), placement.unpad((params, recs)))
-    rec_steps = record_every * np.arange(1, n_records + 1)
-    check_losses(recs["loss"], "streaming-parity RNN")
-    return TrainResult(
-        params,
-        rec_steps,
-        recs["loss"],
-        rec_steps if record_prefix else np.zeros(0),
-        recs.get("hidden"),
-        recs.get("outputs"),
+
+
+def _finish(result: Result, n_len: int) -> Result:
+    """Flat (seed × length) models → leading axes (S, G); weights as :class:`Params`."""
+    by_seed = lambda x: x.reshape(-1, n_len, *x.shape[1:])  # noqa: E731
+    state = jax.tree.map(by_seed, result.state)
+    state["params"] = to_params(state["params"])
+    return result._replace(state=state, records=jax.tree.map(by_seed, result.records))
+
+
+def example_job(dtype=jnp.float64) -> Job:
+    """A small job (3 seeds × lengths 2 and 3, 8 units, prefix states recorded) for layout checks."""
+    cfg = RNNConfig(hidden=8, gain=0.5, learning_rate=1e-2)
+    return job([2, 3], cfg, seeds=3, steps=20, n_records=2, record_prefix=2, dtype=dtype)
+
+
+def train(
+    key: jax.Array,
+    train_lengths,
+    cfg: RNNConfig = RNNConfig(),
+    *,
+    devices: int | str | None = None,
+    records_per_chunk: int | None = None,
+    progress: bool | None = None,
+    **kwargs,
+) -> Result:
+    """Train ``seeds`` × ``len(train_lengths)`` RNNs at once on the engine (vmap over both), full-batch.
+
+    Args (besides the engine's ``key``, ``devices``, ``records_per_chunk``, ``progress``):
+        key: PRNG key; seed s starts from ``ElmanRNN(rngs=nnx.Rngs(params=fold_in(key, s)))``, **shared across
+            training lengths** (so lengths are compared on the same initial networks).
+        train_lengths: the training lengths L (each ≥ 1).
+        cfg: architecture and optimiser.
+        seeds: number of independent initialisations.
+        steps: full-batch optimiser steps (a multiple of ``n_records``).
+        n_records: records (loss, and the prefix hidden states when ``record_prefix``).
+        record_prefix: record hidden states of every prefix up to this length (0: none).
+        max_length: length of the stream batch (default max(train_lengths)).
+        first_seed: index of the first seed (seed s uses ``fold_in(key, first_seed + s)``).
+
+    Returns:
+        :class:`~toymodels.engine.Result` with leading axes (S, G) everywhere: ``params`` (:class:`Params`),
+        ``loss`` (S, G, R) (the loss at the last step before each record), ``steps`` (R,), and with
+        ``record_prefix`` ``records["hidden"]`` (S, G, R, 2^(Lrec+1)−1, P) (:func:`prefix_hidden_states`
+        order) and ``records["outputs"]`` (…, 2).
+    """
+    return engine.train(
+        job(train_lengths, cfg, **kwargs), key, devices=devices, records_per_chunk=records_per_chunk, progress=progress
     )
 
 

@@ -22,39 +22,44 @@ Two published set-ups are covered by the same trainer:
   towards 1, :math:`W_i\leftarrow W_i-\eta|\gamma|W_i(1-1/\lVert W_i\rVert)` (strong superposition).
 
 Every instance (importance, probabilities, weight decay, width, key) is a row of a leading axis;
-:func:`train_instances` ``vmap`` s one jitted ``lax.scan`` over it. Different widths train together by
+:func:`train` runs them on the ensemble engine (:mod:`toymodels.engine`): one jitted ``lax.scan`` ``vmap`` ped over them. Different widths train together by
 masking: ``W`` is allocated with ``m = max(widths)`` rows and rows ≥ width are held at zero.
 """
 
 from __future__ import annotations
 
 import math
-from functools import partial
-from typing import NamedTuple
+from dataclasses import dataclass
+from functools import cached_property, partial
+from typing import Any, NamedTuple
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import nnx
 
 from theory.common import ParameterError, check_int, check_range
-from toymodels.common import check_losses, run_chunked, scan_with_records, split_keys
-from toymodels.sharding import Placement
+from toymodels import engine
+from toymodels.engine import Family, Job, Result
 
 __all__ = [
     "Params",
-    "TrainResult",
+    "Autoencoder",
+    "Superposition",
     "ACTIVATIONS",
     "INITS",
     "SCHEDULES",
     "sample_features",
     "forward",
     "batch_loss",
+    "reconstruction_loss",
     "init_params",
     "feature_norm_decay",
     "make_optimizer",
-    "train_instances",
+    "job",
+    "example_job",
+    "train",
     "auto_group",
     "instance_bytes",
     "evaluate_loss",
@@ -68,12 +73,6 @@ SCHEDULES = ("constant", "warmup_cosine")
 class Params(NamedTuple):
     W: jnp.ndarray  #: (m, n); column i embeds feature i
     b: jnp.ndarray  #: (n,)
-
-
-class TrainResult(NamedTuple):
-    params: Params  #: leading instance axis: W (I, m, n), b (I, n)
-    loss: jnp.ndarray  #: (I, n_records) mean training loss over each record block
-    steps: np.ndarray  #: (n_records,) step count at each record
 
 
 # ----------------------------------------------------------------------------------------------
@@ -94,10 +93,15 @@ def forward(params: Params, x, activation: str = "relu"):
     return jax.nn.relu(pre) if activation == "relu" else pre
 
 
-def batch_loss(params: Params, x, importance, activation: str = "relu"):
+def reconstruction_loss(output, x, importance):
     """Mean over the batch of Σ_i I_i (x_i − x'_i)²."""
-    err = x - forward(params, x, activation)
+    err = x - output
     return jnp.mean(jnp.sum(importance * err * err, axis=-1))
+
+
+def batch_loss(params: Params, x, importance, activation: str = "relu"):
+    """Mean over the batch of Σ_i I_i (x_i − x'_i)² for the model with ``params``."""
+    return reconstruction_loss(forward(params, x, activation), x, importance)
 
 
 def _check_activation(activation):
@@ -126,6 +130,38 @@ def init_params(key: jax.Array, n: int, m: int, *, init: str = "xavier", width=N
     return Params(W * mask, b)
 
 
+class Autoencoder(nnx.Module):
+    r"""The toy model as a Flax module: :math:`x' = \phi(W^T W x + b)`, φ = ReLU (or identity, ``"linear"``).
+
+    Parameters ``W`` (m, n) (column i embeds feature i) and ``b`` (n,), initialised by :func:`init_params`
+    from ``rngs.params()``; ``width`` ≤ m keeps rows ≥ width at zero (the trainer holds them there).
+    Call on a batch (batch, n); :meth:`params` gives the weights as :class:`Params`.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        m: int,
+        *,
+        activation: str = "relu",
+        init: str = "xavier",
+        width=None,
+        dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        _check_activation(activation)
+        p = init_params(rngs.params(), n, m, init=init, width=width, dtype=dtype)
+        self.W = nnx.Param(p.W)
+        self.b = nnx.Param(p.b)
+        self.activation = activation
+
+    def __call__(self, x):
+        return forward(self.params(), x, self.activation)
+
+    def params(self) -> Params:
+        return Params(self.W[...], self.b[...])
+
+
 # ----------------------------------------------------------------------------------------------
 # optimiser
 # ----------------------------------------------------------------------------------------------
@@ -141,11 +177,14 @@ def feature_norm_decay(weight_decay, bias_decay=0.0, eps: float = 1e-8) -> optax
         return optax.EmptyState()
 
     def update_fn(updates, state, params):
-        W = params.W
+        as_dict = isinstance(params, dict)  # the module's pure state {"W", "b"} or Params
+        W, b = (params["W"], params["b"]) if as_dict else params
+        uW, ub = (updates["W"], updates["b"]) if as_dict else updates
         norms = jnp.sqrt(jnp.sum(W * W, axis=0, keepdims=True)) + eps
         g = jnp.asarray(weight_decay, W.dtype)
         dW = jnp.where(g >= 0, g * W, -g * W * (1.0 - 1.0 / norms))
-        return Params(updates.W + dW, updates.b + bias_decay * params.b), state
+        new = (uW + dW, ub + bias_decay * b)
+        return ({"W": new[0], "b": new[1]} if as_dict else Params(*new)), state
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -175,106 +214,83 @@ def make_optimizer(
 
 
 # ----------------------------------------------------------------------------------------------
-# training
+# training (on the engine, :mod:`toymodels.engine`)
 # ----------------------------------------------------------------------------------------------
-class _Carry(NamedTuple):
-    params: Params
-    opt_state: object
-    key: jax.Array
-    step: jnp.ndarray
-    acc: jnp.ndarray
+@dataclass(frozen=True)
+class Superposition(Family):
+    """One autoencoder's training: a fresh batch every step, Adam + decay, loss recorded as block means.
 
+    Per-model settings: ``importance`` (n,), ``probabilities`` (n,), ``weight_decay`` (), ``width`` ().
+    """
 
-def _static(
-    n,
-    m,
-    batch_size,
-    steps,
-    record_every,
-    learning_rate,
-    activation,
-    init,
-    schedule,
-    warmup_steps,
-    value_range,
-    bias_decay,
-    dtype,
-):
-    return dict(
-        n=n,
-        m=m,
-        batch_size=batch_size,
-        steps=steps,
-        record_every=record_every,
-        learning_rate=learning_rate,
-        activation=activation,
-        init=init,
-        schedule=schedule,
-        warmup_steps=warmup_steps,
-        value_range=value_range,
-        bias_decay=bias_decay,
-        dtype=dtype,
-    )
+    n: int
+    m: int
+    batch_size: int
+    steps: int
+    learning_rate: float
+    activation: str = "relu"
+    init_scheme: str = "xavier"
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    value_range: tuple = (0.0, 1.0)
+    bias_decay: float = 0.0
+    dtype: Any = jnp.dtype(jnp.float32)
+    label = "superposition"
 
+    @cached_property
+    def graphdef(self):
+        return nnx.graphdef(nnx.eval_shape(lambda: self.model(nnx.Rngs(0))))
 
-def _make_fns(st):
-    def optimizer(weight_decay):
+    def model(self, rngs: nnx.Rngs, width=None) -> Autoencoder:
+        return Autoencoder(
+            self.n, self.m, activation=self.activation, init=self.init_scheme, width=width, dtype=self.dtype, rngs=rngs
+        )
+
+    def optimizer(self, weight_decay) -> optax.GradientTransformation:
         return make_optimizer(
-            st["learning_rate"],
-            st["steps"],
+            self.learning_rate,
+            self.steps,
             weight_decay=weight_decay,
-            bias_decay=st["bias_decay"],
-            schedule=st["schedule"],
-            warmup_steps=st["warmup_steps"],
+            bias_decay=self.bias_decay,
+            schedule=self.schedule,
+            warmup_steps=self.warmup_steps,
         )
 
-    def init_one(key, width, weight_decay):
+    def init(self, key, setting, shared):
         k_init, k_data = jax.random.split(key)
-        params = init_params(k_init, st["n"], st["m"], init=st["init"], width=width, dtype=st["dtype"])
-        return _Carry(
-            params, optimizer(weight_decay).init(params), k_data, jnp.zeros((), jnp.int32), jnp.zeros((), st["dtype"])
+        params = nnx.to_pure_dict(nnx.state(self.model(nnx.Rngs(params=k_init), setting["width"]), nnx.Param))
+        return {"params": params, "opt": self.optimizer(setting["weight_decay"]).init(params), "key": k_data}
+
+    def step(self, state, setting, shared):
+        key, sub = jax.random.split(state["key"])
+        x = sample_features(
+            sub, self.batch_size, setting["probabilities"], value_range=self.value_range, dtype=self.dtype
         )
+        mask = (jnp.arange(self.m) < setting["width"])[:, None].astype(self.dtype)
 
-    def chunk_one(carry, importance, probs, weight_decay, width, n_records):
-        opt = optimizer(weight_decay)
-        mask = (jnp.arange(st["m"]) < width)[:, None].astype(st["dtype"])
+        def loss_fn(p):
+            model = nnx.merge(self.graphdef, {"W": p["W"] * mask, "b": p["b"]})
+            return reconstruction_loss(model(x), x, setting["importance"])
 
-        def step(c: _Carry) -> _Carry:
-            key, sub = jax.random.split(c.key)
-            x = sample_features(sub, st["batch_size"], probs, value_range=st["value_range"], dtype=st["dtype"])
+        loss, grads = jax.value_and_grad(loss_fn)(state["params"])
+        updates, opt = self.optimizer(setting["weight_decay"]).update(grads, state["opt"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        return {"params": {"W": params["W"] * mask, "b": params["b"]}, "opt": opt, "key": key}, loss
 
-            def loss_fn(p):
-                return batch_loss(Params(p.W * mask, p.b), x, importance, st["activation"])
+    def record(self, state, setting, shared, block):
+        return {"loss": block.mean}
 
-            loss, grads = jax.value_and_grad(loss_fn)(c.params)
-            updates, opt_state = opt.update(grads, c.opt_state, c.params)
-            params = optax.apply_updates(c.params, updates)
-            params = Params(params.W * mask, params.b)
-            acc = jnp.where(c.step % st["record_every"] == 0, 0.0, c.acc) + loss
-            return _Carry(params, opt_state, key, c.step + 1, acc)
+    def group(self, n_models):
+        return auto_group(self.batch_size, self.n, self.dtype)
 
-        return scan_with_records(step, lambda c: c.acc / st["record_every"], carry, n_records, st["record_every"])
-
-    return init_one, chunk_one
-
-
-@partial(jax.jit, static_argnames=("static",))
-def _init_all(keys, widths, weight_decays, static):
-    init_one, _ = _make_fns(dict(static))
-    return jax.vmap(init_one)(keys, widths, weight_decays)
-
-
-@partial(jax.jit, static_argnames=("static", "n_records", "placement"), donate_argnums=(0,))
-def _chunk_all(carry, importance, probs, weight_decays, widths, static, n_records, placement):
-    _, chunk_one = _make_fns(dict(static))
-    block = jax.vmap(lambda c, i, p, g, w: chunk_one(c, i, p, g, w, n_records))
-    return placement.apply(block, (carry, importance, probs, weight_decays, widths))
+    def memory(self):
+        return instance_bytes(self.batch_size, self.n, self.m, self.dtype)
 
 
 def instance_bytes(batch_size: int, n: int, m: int, dtype=jnp.float32) -> int:
     """Estimated working memory of one instance while it trains: the batch x and the ≈ 7 arrays of its shape
     that one step keeps (pre-activation, output, error, their cotangents, the random bits), plus W, b, their
-    gradients and Adam's two moments. Used to size sweep chunks (:mod:`experiments.sweep`)."""
+    gradients and Adam's two moments. Used to size sweep chunks (:func:`toymodels.engine.sweep`)."""
     item = jnp.dtype(dtype).itemsize
     return int(8 * batch_size * n * item + 4 * (m * n + n) * item)
 
@@ -289,8 +305,12 @@ def auto_group(batch_size: int, n: int, dtype=jnp.float32, platform: str | None 
     return int(2 ** max(0, math.floor(math.log2(max(1.0, 1.5 * 2**20 / per_model)))))
 
 
-def train_instances(
-    key: jax.Array,
+def _finish(result: Result) -> Result:
+    p = result.state["params"]
+    return result._replace(state={**result.state, "params": Params(p["W"], p["b"])})
+
+
+def job(
     *,
     importance,
     probabilities,
@@ -307,38 +327,14 @@ def train_instances(
     warmup_steps: int = 0,
     value_range=(0.0, 1.0),
     n_records: int = 100,
-    records_per_chunk: int | None = None,
-    progress: bool | None = None,
-    devices: int | str | None = None,
-    group: int | str | None = "auto",
     dtype=jnp.float32,
-) -> TrainResult:
-    """Train I independent models at once (one jitted ``lax.scan`` over steps, ``vmap`` over instances).
-
-    Args:
-        key: PRNG key; instance k uses ``split(key, I)[k]`` (the same key gives the same result). Or I
-            stacked keys, one per instance (how a chunked sweep keeps every instance's key).
-        importance: (I, n) or (n,) importances I_i ≥ 0.
-        probabilities: (I, n) or (n,) feature densities p_i = 1 − S_i in [0, 1].
-        m: hidden dimensions (the maximum width when ``widths`` is given).
-        steps: training steps (a multiple of ``n_records``).
-        batch_size: fresh samples per step.
-        learning_rate: Adam step (peak step for ``schedule="warmup_cosine"``).
-        weight_decay: scalar or (I,) γ on W (negative: norm-to-1 pull, see module docstring).
-        bias_decay: decoupled decay on b.
-        widths: optional (I,) integer widths ≤ m (masked); default m for all.
-        activation: ``"relu"`` or ``"linear"``.
-        init: ``"xavier"`` (Elhage et al.) or ``"liu"``.
-        schedule: ``"constant"`` or ``"warmup_cosine"`` (``warmup_steps``, then cosine to 5 %).
-        value_range: (lo, hi) of nonzero feature values.
-        n_records: number of loss records (each the mean training loss over its block of steps).
-        records_per_chunk: records per jitted call (progress bar granularity); ``None``: one call.
-        devices: devices the instances are sharded over (:mod:`toymodels.sharding`; ``None``: the default,
-            all local devices).
-        group: instances vectorised at once on a device (``"auto"``: :func:`auto_group`; ``None``: all).
-        dtype: training dtype (float32 by default).
-    """
+) -> Job:
+    """The validated :class:`~toymodels.engine.Job` of :func:`train` (same arguments; for sweeps)."""
     _check_activation(activation)
+    if init not in INITS:
+        raise ParameterError(f"init must be one of {INITS}; got {init!r}")
+    if schedule not in SCHEDULES:
+        raise ParameterError(f"schedule must be one of {SCHEDULES}; got {schedule!r}")
     imp = np.asarray(importance, float)
     probs = np.asarray(probabilities, float)
     if probs.ndim not in (1, 2) or imp.ndim not in (1, 2):
@@ -368,52 +364,82 @@ def train_instances(
         np.size(weight_decay),
         1 if widths is None else np.size(widths),
     )
-    imp = np.broadcast_to(imp, (n_inst, n))
-    probs = np.broadcast_to(probs, (n_inst, n))
-    gam = np.broadcast_to(np.asarray(weight_decay, float), (n_inst,))
     wid = np.broadcast_to(np.asarray(m if widths is None else widths), (n_inst,))
     check_int(wid, "widths", minimum=1, maximum=m)
-    static = tuple(
-        _static(
-            n,
-            m,
-            batch_size,
-            steps,
-            steps // n_records,
-            float(learning_rate),
-            activation,
-            init,
-            schedule,
-            int(warmup_steps),
-            (lo, hi),
-            float(bias_decay),
-            jnp.dtype(dtype),
-        ).items()
+    settings = {
+        "importance": jnp.asarray(np.broadcast_to(imp, (n_inst, n)), dtype),
+        "probabilities": jnp.asarray(np.broadcast_to(probs, (n_inst, n)), dtype),
+        "weight_decay": jnp.asarray(np.broadcast_to(np.asarray(weight_decay, float), (n_inst,)), dtype),
+        "width": jnp.asarray(wid, jnp.int32),
+    }
+    family = Superposition(
+        n=n,
+        m=m,
+        batch_size=batch_size,
+        steps=steps,
+        learning_rate=float(learning_rate),
+        activation=activation,
+        init_scheme=init,
+        schedule=schedule,
+        warmup_steps=int(warmup_steps),
+        value_range=(lo, hi),
+        bias_decay=float(bias_decay),
+        dtype=jnp.dtype(dtype),
     )
-    keys = split_keys(key, n_inst)
-    placement = Placement.plan(n_inst, devices, auto_group(batch_size, n, dtype) if group == "auto" else group)
-    args = (jnp.asarray(imp, dtype), jnp.asarray(probs, dtype), jnp.asarray(gam, dtype), jnp.asarray(wid, jnp.int32))
-    args = placement.put(placement.pad(args))
-    carry = placement.put(_init_all(placement.pad(keys), args[3], args[2], static))
-    chex.assert_shape(carry.params.W, (placement.padded, m, n))
+    return Job(family, settings, steps, n_records, finish=_finish)
 
-    def chunk(c, k):
-        return _chunk_all(c, *args, static, k, placement)
 
-    carry, rec = run_chunked(
-        chunk,
-        carry,
-        n_records,
-        records_per_chunk=records_per_chunk,
-        progress=progress,
-        desc=f"superposition ({n_inst} models)",
-        steps_per_record=steps // n_records,
-        time_axis=1,
+def example_job(dtype=jnp.float64) -> Job:
+    """A small job (7 instances of n = 6, m = 2, masked widths, both decay signs) for layout and speed checks."""
+    return job(
+        importance=0.9 ** np.arange(6),
+        probabilities=np.repeat(np.geomspace(1.0, 0.05, 7)[:, None], 6, axis=1),
+        m=2,
+        widths=[1, 2, 2, 2, 1, 2, 2],
+        weight_decay=np.linspace(-0.5, 0.5, 7),
+        steps=40,
+        batch_size=64,
+        n_records=4,
+        dtype=dtype,
     )
-    rec_steps = np.arange(1, n_records + 1) * (steps // n_records)
-    rec = placement.unpad(rec)
-    check_losses(rec, "superposition")
-    return TrainResult(placement.unpad(carry.params), rec, rec_steps)
+
+
+def train(
+    key: jax.Array,
+    *,
+    devices: int | str | None = None,
+    group: int | str | None = "auto",
+    records_per_chunk: int | None = None,
+    progress: bool | None = None,
+    **kwargs,
+) -> Result:
+    """Train I independent models at once on the engine (``vmap`` over instances, ``lax.scan`` over steps).
+
+    Args (besides the engine's ``key``, ``devices``, ``group``, ``records_per_chunk``, ``progress``; see
+    :func:`toymodels.engine.train`; instance i starts from ``fold_in(key, i)``):
+        importance: (I, n) or (n,) importances I_i ≥ 0.
+        probabilities: (I, n) or (n,) feature densities p_i = 1 − S_i in [0, 1].
+        m: hidden dimensions (the maximum width when ``widths`` is given).
+        steps: training steps (a multiple of ``n_records``).
+        batch_size: fresh samples per step.
+        learning_rate: Adam step (peak step for ``schedule="warmup_cosine"``).
+        weight_decay: scalar or (I,) γ on W (negative: norm-to-1 pull, see module docstring).
+        bias_decay: decoupled decay on b.
+        widths: optional (I,) integer widths ≤ m (masked); default m for all.
+        activation: ``"relu"`` or ``"linear"``.
+        init: ``"xavier"`` (Elhage et al.) or ``"liu"``.
+        schedule: ``"constant"`` or ``"warmup_cosine"`` (``warmup_steps``, then cosine to 5 %).
+        value_range: (lo, hi) of nonzero feature values.
+        n_records: number of loss records (each the mean training loss over its block of steps).
+        dtype: training dtype (float32 by default).
+
+    Returns:
+        :class:`~toymodels.engine.Result`: ``params`` (:class:`Params`, W (I, m, n), b (I, n)), ``loss``
+        (I, n_records), ``steps`` (n_records,).
+    """
+    return engine.train(
+        job(**kwargs), key, devices=devices, group=group, records_per_chunk=records_per_chunk, progress=progress
+    )
 
 
 @partial(jax.jit, static_argnames=("n_samples", "chunk", "activation", "value_range", "common"))
