@@ -187,8 +187,8 @@ def _parity(seed):
     return lambda: sp.train(jax.random.key(seed), (2, 3), cfg, seeds=2, steps=20, n_records=2, devices=1)
 
 
-@pytest.mark.parametrize("make", [_deep_linear, _superposition, _ntk, _parity], ids=lambda f: f.__name__[1:])
-def test_each_family_traces_its_chunk_once(make, monkeypatch):
+def _count_traces(monkeypatch):
+    """Replace the engine's jitted chunk by the same function under chex.assert_max_traces(n=1)."""
     counted = jax.jit(
         chex.assert_max_traces(engine._chunk.__wrapped__, n=1),
         static_argnames=("family", "placement", "n_records", "every"),
@@ -196,18 +196,17 @@ def test_each_family_traces_its_chunk_once(make, monkeypatch):
     )
     monkeypatch.setattr(engine, "_chunk", counted)
     chex.clear_trace_counter()
+
+
+@pytest.mark.parametrize("make", [_deep_linear, _superposition, _ntk, _parity], ids=lambda f: f.__name__[1:])
+def test_each_family_traces_its_chunk_once(make, monkeypatch):
+    _count_traces(monkeypatch)
     for seed in (0, 1):  # new values, same shapes and statics: no retrace
         make(seed)()
 
 
 def test_the_trace_counter_has_teeth(monkeypatch):
-    counted = jax.jit(
-        chex.assert_max_traces(engine._chunk.__wrapped__, n=1),
-        static_argnames=("family", "placement", "n_records", "every"),
-        donate_argnums=(0,),
-    )
-    monkeypatch.setattr(engine, "_chunk", counted)
-    chex.clear_trace_counter()
+    _count_traces(monkeypatch)
     engine.train(_job(n=5), jax.random.key(0))
     with pytest.raises(AssertionError, match="traced"):
         engine.train(_job(n=6), jax.random.key(0))  # a new shape retraces
