@@ -6,22 +6,17 @@ From Python::
     from experiments import run_experiment
     summary = run_experiment("deep_linear_modes", quick=True, out_dir="results")
 
-Family modules register their experiments on import; :func:`load_all` imports them all.
+Each family is a subpackage (``experiments/F/``) that registers its experiments on import; :func:`load_all` finds
+and imports them all, so no list names the families.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from experiments.contract import REGISTRY, Check, ConfigError, Result, RunContext, run_experiment, write_report
 from theory._version import __version__
-
-FAMILY_MODULES = (
-    "experiments.deep_linear",
-    "experiments.superposition",
-    "experiments.ntk_permutation",
-    "experiments.streaming_parity",
-)
 
 __all__ = [
     "__version__",
@@ -33,12 +28,17 @@ __all__ = [
     "run_experiment",
     "write_report",
     "load_all",
-    "FAMILY_MODULES",
+    "family_modules",
 ]
 
 
+def family_modules() -> list[str]:
+    """Every family package under ``experiments/`` (a subpackage registers its experiments on import)."""
+    return [f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if m.ispkg]
+
+
 def load_all() -> dict:
-    """Import every family module so that its experiments are registered; return the registry."""
-    for mod in FAMILY_MODULES:
+    """Import every family package so that its experiments are registered; return the registry."""
+    for mod in family_modules():
         importlib.import_module(mod)
     return REGISTRY

@@ -13,6 +13,7 @@ from experiments.contract import (
     describe_config,
     ensure_writable,
     get,
+    plot_experiment,
     run_experiment,
     write_report,
 )
@@ -25,6 +26,7 @@ examples:
   python -m experiments run all --quick                 # every experiment at CI size, writes results/report.md
   python -m experiments run deep_linear_modes --set lr=5e-4 --set depths="(2, 3)"
   python -m experiments run all --host-devices 2 --max-batch 64   # 2 CPU devices, sweeps in chunks of 64
+  python -m experiments plot deep_linear_modes           # redraw results/NAME/*.png from its arrays.npz
 
 exit status: 0 all checks passed, 1 some check failed, 2 bad arguments.
 """
@@ -59,6 +61,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Run simulation and theory, write OUT/NAME/{summary.json, *.png, arrays.npz} "
         "and OUT/report.md. Finished runs with the same settings are skipped.",
     )
+    pl = sub.add_parser(
+        "plot",
+        help="redraw a finished experiment's figures from its saved arrays (no recomputation)",
+        description="Redraw the figures of OUT/NAME from OUT/NAME/arrays.npz and the settings in "
+        "OUT/NAME/summary.json; nothing is recomputed.",
+    )
+    pl.add_argument("name", help="experiment name, or 'all' (every finished experiment under --out)")
+    pl.add_argument("--out", default="results", metavar="DIR", help="the run's output folder (default: results/)")
+    pl.add_argument("--to", default=None, metavar="DIR", help="write the figures here (default: OUT/NAME/)")
     r.add_argument("name", help="experiment name, or 'all'")
     r.add_argument(
         "--quick", action="store_true", help="use the quick (CI-sized) settings instead of the full, paper-scale ones"
@@ -184,6 +195,8 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "describe":
             print(describe_config(get(args.name)))
             return 0
+        if args.command == "plot":
+            return _plot(args)
         return _run(args)
     except (ConfigError, ParameterError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -191,6 +204,22 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished experiments are saved; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+def _plot(args) -> int:
+    from experiments import load_all
+    from experiments.contract import load_summary
+
+    if args.name == "all":
+        names = [n for n, e in sorted(load_all().items()) if e.figures and load_summary(args.out, n)]
+        if not names:
+            raise ConfigError(f"no finished experiment with figures under {args.out!r}")
+    else:
+        names = [get(args.name).name]
+    for name in names:
+        for path in plot_experiment(name, args.out, args.to):
+            print(path)
+    return 0
 
 
 def _scale_out(args) -> None:

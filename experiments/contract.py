@@ -17,7 +17,6 @@ summaries into ``OUT/report.md``.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -37,6 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from experiments import settings as _settings
+from experiments.settings import ConfigError, apply_overrides, setting
+from experiments.style import pyplot
+
 __all__ = [
     "Check",
     "ConfigError",
@@ -48,6 +51,8 @@ __all__ = [
     "get",
     "run_experiment",
     "write_report",
+    "plot_experiment",
+    "setting",
     "apply_overrides",
     "atomic_write_bytes",
     "atomic_write_json",
@@ -58,10 +63,6 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-
-
-class ConfigError(ValueError):
-    """A bad setting; the message is one line naming the parameter and what is allowed."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -137,32 +138,55 @@ class RunContext:
 
 @dataclass(frozen=True)
 class Experiment:
+    """A registered experiment: ``run(config, seed, ctx) -> Result`` and ``figures(arrays, config) -> {name: fig}``.
+
+    ``quick``/``full`` build the two sizes; by default they come from the settings' declarations
+    (:func:`experiments.settings.quick` / :func:`experiments.settings.full`).
+    """
+
     name: str
     description: str
     config_type: type
-    quick: Callable[[], Any]
-    full: Callable[[], Any]
     run: Callable[[Any, int, RunContext], Result]
+    figures: Callable[[dict, Any], dict] | None = None
+    quick: Callable[[], Any] | None = None
+    full: Callable[[], Any] | None = None
+
+    def sized(self, quick: bool):
+        """The quick or the full settings instance, before overrides."""
+        make = self.quick if quick else self.full
+        if make is not None:
+            return make()
+        return (_settings.quick if quick else _settings.full)(self.config_type)
 
     def config(self, quick: bool, overrides: dict[str, str] | None = None):
-        cfg = self.quick() if quick else self.full()
-        cfg = apply_overrides(cfg, overrides or {})
-        validate = getattr(cfg, "validate", None)
-        if validate is not None:
-            validate()
+        cfg = apply_overrides(self.sized(quick), overrides or {})
+        _settings.validate(cfg)
         return cfg
 
 
 REGISTRY: dict[str, Experiment] = {}
 
 
-def register(name: str, description: str, config_type: type, *, quick: Callable[[], Any], full: Callable[[], Any]):
-    """Decorator registering ``run(config, seed, ctx) -> Result`` under ``name``."""
+def register(
+    name: str,
+    description: str,
+    config_type: type,
+    *,
+    figures: Callable[[dict, Any], dict] | None = None,
+    quick: Callable[[], Any] | None = None,
+    full: Callable[[], Any] | None = None,
+):
+    """Decorator registering ``run(config, seed, ctx) -> Result`` under ``name``.
+
+    ``figures(arrays, config)`` draws the experiment's figures from the saved arrays alone, so that
+    ``python -m experiments plot NAME`` can redraw them without recomputing.
+    """
 
     def deco(fn):
         if name in REGISTRY:
             raise RuntimeError(f"experiment {name!r} registered twice")
-        REGISTRY[name] = Experiment(name, description, config_type, quick, full, fn)
+        REGISTRY[name] = Experiment(name, description, config_type, fn, figures, quick, full)
         return fn
 
     return deco
@@ -180,49 +204,8 @@ def get(name: str) -> Experiment:
 # ----------------------------------------------------------------------------------------------
 # configs
 # ----------------------------------------------------------------------------------------------
-def _coerce(value: Any, default: Any, key: str):
-    if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key} must be True or False; got {value!r}")
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int | float) or float(value) != int(value):
-            raise ConfigError(f"{key} must be an integer; got {value!r}")
-        return int(value)
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key} must be a number; got {value!r}")
-        return float(value)
-    if isinstance(default, tuple):
-        items = value if isinstance(value, list | tuple) else (value,)
-        if not items:
-            raise ConfigError(f"{key} must not be empty")
-        proto = default[0] if default else items[0]
-        return tuple(_coerce(v, proto, key) for v in items)
-    if isinstance(default, str):
-        return str(value)
-    return value
-
-
-def apply_overrides(cfg, overrides: dict[str, str]):
-    """Return ``cfg`` with ``{key: "python literal"}`` overrides applied (type-checked against defaults)."""
-    if not overrides:
-        return cfg
-    names = {f.name for f in dataclasses.fields(cfg)}
-    changes = {}
-    for key, raw in overrides.items():
-        if key not in names:
-            raise ConfigError(f"unknown setting {key!r}; allowed: {', '.join(sorted(names))}")
-        try:
-            value = ast.literal_eval(raw) if isinstance(raw, str) else raw
-        except (ValueError, SyntaxError):
-            value = raw
-        changes[key] = _coerce(value, getattr(cfg, key), key)
-    return dataclasses.replace(cfg, **changes)
-
-
 def config_dict(cfg) -> dict:
-    return json.loads(json.dumps(dataclasses.asdict(cfg), default=list))
+    return _settings.to_dict(cfg)
 
 
 _CODE_HASH: str | None = None
@@ -278,31 +261,16 @@ def config_hash(name: str, cfg, seed: int) -> str:
 
 def describe_config(exp: Experiment) -> str:
     """Human-readable table of an experiment's settings (for ``--help``-style output)."""
-    quick, full = exp.quick(), exp.full()
+    if exp.quick is None and exp.full is None:
+        return _settings.describe(exp.name, exp.description, exp.config_type)
+    quick, full = exp.sized(True), exp.sized(False)
     lines = [f"{exp.name}: {exp.description}", "", "settings (override with --set KEY=VALUE):"]
-    for f in dataclasses.fields(quick):
-        help_ = f.metadata.get("help", "")
-        lines.append(f"  {f.name}  quick={getattr(quick, f.name)!r}  full={getattr(full, f.name)!r}")
-        if help_:
-            lines.append(f"      {help_}")
+    full_values = {k: v for k, _, v in _settings.flat_items(full)}
+    for key, f, value in _settings.flat_items(quick):
+        lines.append(f"  {key}  quick={value!r}  full={full_values[key]!r}")
+        if f.metadata.get("help"):
+            lines.append(f"      {f.metadata['help']}")
     return "\n".join(lines)
-
-
-def setting(default, help: str):  # noqa: A002 - mirrors argparse's keyword
-    """A dataclass field with a help string (shown by ``python -m experiments describe NAME``)."""
-    if isinstance(default, list | dict | set):
-        raise TypeError("use tuples for sequence settings")
-    return field(default=default, metadata={"help": help})
-
-
-def pyplot():
-    """matplotlib's pyplot on the headless Agg backend (imported lazily: figures are made only by the drivers)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def ensure_writable(out_dir: str | os.PathLike) -> Path:
@@ -426,7 +394,6 @@ def run_experiment(
 def _run_experiment(name: str, *, out_dir, quick: bool, seed: int, force: bool, overrides, ctx) -> dict:
     import jax
 
-    plt = pyplot()
     ctx = ctx or RunContext()
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be an integer >= 0; got {seed!r}")
@@ -459,15 +426,16 @@ def _run_experiment(name: str, *, out_dir, quick: bool, seed: int, force: bool, 
 
     if writer:
         out.mkdir(parents=True, exist_ok=True)
-    figures = []
-    for fig_name, fig in result.figures.items():
-        fname = f"{fig_name}.png"
-        if writer:
-            _atomic_png(out / fname, fig)
-        plt.close(fig)
-        figures.append(fname)
-    if result.arrays and writer:
-        _atomic_npz(out / "arrays.npz", result.arrays)
+    arrays = {k: np.asarray(v) for k, v in result.arrays.items()}
+    if exp.figures is not None:
+        if result.figures:
+            raise RuntimeError(f"{name}: figures are drawn by its figures(arrays, config), not returned by run")
+        figs = exp.figures(arrays, cfg)  # from exactly what arrays.npz will hold, as `plot NAME` redraws them
+    else:
+        figs = result.figures
+    figures = _write_figures(out, figs, writer)
+    if arrays and writer:
+        _atomic_npz(out / "arrays.npz", arrays)
     env = environment()
     summary = {
         "experiment": name,
@@ -494,6 +462,39 @@ def _run_experiment(name: str, *, out_dir, quick: bool, seed: int, force: bool, 
     status = "all checks passed" if summary["passed"] else "SOME CHECKS FAILED"
     ctx.log(f"[{name}] {status} ({len(result.checks)} checks, {runtime:.1f} s)")
     return {**summary, "skipped": False}
+
+
+def _write_figures(out: Path, figs: dict, writer: bool) -> list[str]:
+    plt = pyplot()
+    names = []
+    for fig_name, fig in figs.items():
+        fname = f"{fig_name}.png"
+        if writer:
+            _atomic_png(out / fname, fig)
+        plt.close(fig)
+        names.append(fname)
+    return names
+
+
+def plot_experiment(name: str, out_dir: str | os.PathLike = "results", to_dir: str | os.PathLike | None = None):
+    """Redraw a finished experiment's figures from ``OUT/NAME/arrays.npz`` and its ``summary.json`` config.
+
+    Nothing is recomputed. Figures go to ``to_dir`` (default: next to the arrays); returns their paths.
+    """
+    exp = get(name)
+    if exp.figures is None:
+        raise ConfigError(f"{name} has no figures to redraw")
+    summary = load_summary(out_dir, name)
+    source = Path(out_dir) / name
+    if summary is None or not (source / "arrays.npz").exists():
+        raise ConfigError(
+            f"{name} has no finished run under {str(out_dir)!r}; run it first (python -m experiments run)"
+        )
+    cfg = _settings.from_dict(exp.config_type, summary["config"])
+    with np.load(source / "arrays.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    target = ensure_writable(to_dir) if to_dir is not None else source
+    return [target / f for f in _write_figures(target, exp.figures(arrays, cfg), True)]
 
 
 def _prune_sweeps(folder: Path, keep: str | None) -> None:

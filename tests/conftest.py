@@ -14,25 +14,6 @@ jax.config.update("jax_enable_x64", True)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def quick_results_fixture(names, folder):
-    """A session fixture ``(out, {name: summary})`` running ``names`` at quick size once per test session."""
-    import pytest
-
-    @pytest.fixture(scope="session")
-    def quick_results(tmp_path_factory):
-        out = tmp_path_factory.mktemp(folder)
-        return out, run_quick(names, out)
-
-    return quick_results
-
-
-def run_quick(names, out):
-    """Run each experiment at quick size into ``out``; return ``{name: summary}``."""
-    from experiments import run_experiment
-
-    return {name: run_experiment(name, quick=True, out_dir=out, seed=0) for name in names}
-
-
 def assert_contract(out, summary, min_checks):
     """Every check passed, and the stored outputs follow the experiment contract."""
     failed = [(c["name"], c["value"], c["tolerance"]) for c in summary["checks"] if not c["passed"]]

@@ -1,4 +1,4 @@
-"""The closed forms against neural-tangents' stored outputs (experiments/golden/, written by the oracle
+"""The closed forms against neural-tangents' stored outputs (experiments/ntk_permutation/golden/, written by the oracle
 environment: ``make test-oracle``), so the oracle is exercised without neural-tangents installed.
 
 Tolerances as in the live comparison: both sides evaluate the same formulas in float64, so only round-off
@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import oracle
+from experiments.ntk_permutation import oracle
 from theory import ntk_permutation as th
 from toymodels import ntk_permutation as tm
 

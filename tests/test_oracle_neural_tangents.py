@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import oracle
+from experiments.ntk_permutation import oracle
 from theory import ntk_permutation as th
 from toymodels import ntk_permutation as tm
 

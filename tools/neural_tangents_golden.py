@@ -3,9 +3,9 @@
 Run in the oracle environment (``make test-oracle`` builds it and runs this)::
 
     .venv-oracle/bin/python -m tools.neural_tangents_golden            # compare; exit 1 on any difference
-    .venv-oracle/bin/python -m tools.neural_tangents_golden --write    # replace experiments/golden/*.npz
+    .venv-oracle/bin/python -m tools.neural_tangents_golden --write    # replace experiments/ntk_permutation/golden/*.npz
 
-See :mod:`experiments.oracle` for what the files hold and how they are used.
+See :mod:`experiments.ntk_permutation.oracle` for what the files hold and how they are used.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--write", action="store_true", help="write the fresh values over the committed files")
-    parser.add_argument("--folder", default=None, help="golden folder (default: experiments/golden)")
+    parser.add_argument("--folder", default=None, help="golden folder (default: experiments/ntk_permutation/golden)")
     args = parser.parse_args(argv)
 
     import jax
 
     jax.config.update("jax_enable_x64", True)  # this script's own process: the oracle runs in float64
-    from experiments import oracle
+    from experiments.ntk_permutation import oracle
 
     if oracle.import_neural_tangents() is None:
         print("error: neural-tangents is not importable in this environment; run: make test-oracle", file=sys.stderr)

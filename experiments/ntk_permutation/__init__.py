@@ -26,9 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import oracle
 from experiments.analysis import fit_power_law
 from experiments.contract import Check, Result, RunContext, pyplot, register, require, setting
+from experiments.ntk_permutation import oracle
 from experiments.sweep import train_sweep
 from theory import ntk_permutation as th
 from toymodels import ntk_permutation as tm
@@ -164,7 +164,7 @@ def _oracle_kernels(cfg: KernelConfig, x_all: np.ndarray) -> list[tuple[str, np.
     """neural-tangents' NNGP and NTK for the comparison: ``[(source, inputs, k, label, {tag: (nngp, ntk)})]``.
 
     Live neural-tangents on this run's inputs when it can be imported; otherwise the committed golden values
-    (:mod:`experiments.oracle`) of the case with this k and reference width, or of every stored case when this
+    (:mod:`experiments.ntk_permutation.oracle`) of the case with this k and reference width, or of every stored case when this
     configuration's is not stored.
     """
     nt = oracle.import_neural_tangents()
@@ -178,7 +178,9 @@ def _oracle_kernels(cfg: KernelConfig, x_all: np.ndarray) -> list[tuple[str, np.
             out[tag] = (np.asarray(kern.nngp), np.asarray(kern.ntk), width)
         return [("live", x_all, cfg.k, f"live neural-tangents {nt.__version__}", out)]
     data = oracle.load_golden("kernels")
-    label = f"golden file experiments/golden/{oracle.GOLDEN_FILES['kernels']} ({oracle.golden_label(data)})"
+    label = (
+        f"golden file experiments/ntk_permutation/golden/{oracle.GOLDEN_FILES['kernels']} ({oracle.golden_label(data)})"
+    )
     cases = [(k, w) for k, w, _ in oracle.KERNEL_CASES]
     chosen = [(cfg.k, width)] if (cfg.k, width) in cases else cases
     return [

@@ -6,7 +6,7 @@ It lives in a pinned environment of its own (``oracle/requirements.txt``, built 
 * the tests marked ``oracle`` compare the closed forms of :mod:`theory.ntk_permutation` and the empirical NTK of
   :mod:`toymodels.ntk_permutation` with neural-tangents directly, and
 * ``python -m tools.neural_tangents_golden`` regenerates neural-tangents' outputs on fixed inputs and parameters
-  (:func:`compute_golden`) and compares them with the committed files in ``experiments/golden/`` (``--write``
+  (:func:`compute_golden`) and compares them with the committed files in ``experiments/ntk_permutation/golden/`` (``--write``
   replaces them).
 
 Everywhere else the committed files stand in for the oracle: the default tests compare the closed forms with them,
