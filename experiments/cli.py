@@ -69,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     pl.add_argument("name", help="experiment name, or 'all' (every finished experiment under --out)")
     pl.add_argument("--out", default="results", metavar="DIR", help="the run's output folder (default: results/)")
-    pl.add_argument("--to", default=None, metavar="DIR", help="write the figures here (default: OUT/NAME/)")
+    pl.add_argument(
+        "--to", default=None, metavar="DIR", help="write the figures here (with 'all': DIR/NAME/; default: OUT/NAME/)"
+    )
     r.add_argument("name", help="experiment name, or 'all'")
     r.add_argument(
         "--quick", action="store_true", help="use the quick (CI-sized) settings instead of the full, paper-scale ones"
@@ -217,7 +219,8 @@ def _plot(args) -> int:
     else:
         names = [get(args.name).name]
     for name in names:
-        for path in plot_experiment(name, args.out, args.to):
+        to = None if args.to is None else (args.to if len(names) == 1 else os.path.join(args.to, name))
+        for path in plot_experiment(name, args.out, to):
             print(path)
     return 0
 

@@ -12,7 +12,7 @@ import pytest
 
 import experiments
 from experiments import cli, contract
-from experiments.contract import Check, Result, require, setting
+from experiments.contract import Check, Result, setting
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = []
@@ -20,12 +20,8 @@ CALLS = []
 
 @dataclass(frozen=True)
 class _Cfg:
-    n: int = setting(3, "a size")
-    rate: float = setting(0.1, "a rate below 1")
-
-    def validate(self):
-        require(self.n >= 1, f"n must be >= 1; got {self.n}")
-        require(0 < self.rate < 1, f"rate must satisfy 0 < rate < 1; got {self.rate}")
+    n: int = setting(3, "a size", full=5, ge=1)
+    rate: float = setting(0.1, "a rate below 1", gt=0, lt=1)
 
 
 def _run_ok(cfg, seed, ctx):
@@ -65,9 +61,7 @@ def dummy_registry(monkeypatch):
     for name in list(contract.REGISTRY):
         monkeypatch.delitem(contract.REGISTRY, name)
     for name, fn in [("a_ok", _run_ok), ("b_interrupt", _run_interrupt), ("c_fail", _run_fail)]:
-        monkeypatch.setitem(
-            contract.REGISTRY, name, contract.Experiment(name, f"dummy {name}", _Cfg, _Cfg, lambda: _Cfg(n=5), fn)
-        )
+        monkeypatch.setitem(contract.REGISTRY, name, contract.Experiment(name, f"dummy {name}", _Cfg, fn))
     CALLS.clear()
     yield
 
@@ -214,7 +208,7 @@ def test_unwritable_out_fails_before_compute(tmp_path, dummy_registry, capsys, m
     (tmp_path / "a_file").write_text("not a folder")
     out = make_out(tmp_path)
     monkeypatch.setitem(
-        contract.REGISTRY, "d_count", contract.Experiment("d_count", "counts", _Cfg, _Cfg, _Cfg, _run_counting)
+        contract.REGISTRY, "d_count", contract.Experiment("d_count", "counts", _Cfg, _run_counting, full=_Cfg)
     )
     assert cli.main(["run", "d_count", "--quick", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
@@ -267,7 +261,7 @@ def _run_diverging(cfg, seed, ctx):
 
 def test_divergent_training_is_named_in_summary_and_log(tmp_path, dummy_registry, monkeypatch, capsys):
     monkeypatch.setitem(
-        contract.REGISTRY, "e_diverge", contract.Experiment("e_diverge", "diverges", _Cfg, _Cfg, _Cfg, _run_diverging)
+        contract.REGISTRY, "e_diverge", contract.Experiment("e_diverge", "diverges", _Cfg, _run_diverging, full=_Cfg)
     )
     assert cli.main(["run", "e_diverge", "--quick", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
@@ -294,7 +288,7 @@ def test_run_experiment_leaves_the_callers_x64_setting(tmp_path):
         "def run(cfg, seed, ctx):\n"
         "    return Result([Check.at_most('x64', 0.0 if jnp.zeros(1).dtype == jnp.float64 else 1.0, 0.0, 'f64')])\n"
         "contract.get('ntk_gp_recovery')\n"
-        "REGISTRY['tiny'] = Experiment('tiny', 'tiny', C, C, C, run)\n"
+        "REGISTRY['tiny'] = Experiment('tiny', 'tiny', C, run)\n"
         f"s = contract.run_experiment('tiny', out_dir={str(tmp_path)!r}, quick=True)\n"
         "print(s['passed'], s['device']['x64'], jax.config.jax_enable_x64, jnp.zeros(1).dtype)\n"
     )
@@ -340,7 +334,7 @@ def test_subprocess_errors_without_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: depths must be integers >= 1")
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: every element of depths must be >= 1")
 
 
 SWEEP_CHUNKS = []
@@ -365,7 +359,7 @@ def test_interrupted_experiment_sweep_resumes_and_force_recomputes(tmp_path, dum
     monkeypatch.setitem(
         contract.REGISTRY,
         "d_sweep",
-        contract.Experiment("d_sweep", "dummy sweep", _Cfg, _Cfg, lambda: _Cfg(n=5), _run_sweep),
+        contract.Experiment("d_sweep", "dummy sweep", _Cfg, _run_sweep),
     )
     ctx = contract.RunContext(progress=False, verbose=False, max_batch=2)
     SWEEP_CHUNKS.clear()

@@ -1,0 +1,181 @@
+"""Figures of the deep linear experiments, drawn only from the saved arrays and the settings.
+
+Each function takes ``(arrays, cfg)`` as stored in ``arrays.npz`` and ``summary.json`` and returns
+``{file stem: Figure}``; ``python -m experiments plot NAME`` redraws them without recomputing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from experiments.style import paper_title, pyplot
+
+__all__ = ["modes", "learning_time", "semantic"]
+
+SAXE = "Saxe, McClelland & Ganguli 2014"
+
+
+def modes(a: dict, cfg) -> dict:
+    plt = pyplot()
+    s, depths = a["singular_values"], list(cfg.depths)
+    colors = plt.cm.viridis(np.linspace(0, 0.85, len(s)))
+    fig, axes = plt.subplots(1, len(depths), figsize=(4.2 * len(depths), 3.6), squeeze=False)
+    for ax, d in zip(axes[0], depths, strict=True):
+        t, u_sim, u_flow = a[f"t_D{d}"], a[f"u_sim_D{d}"], a[f"u_theory_D{d}"]
+        for i in range(len(s)):
+            ax.plot(t, u_sim[:, i], color=colors[i], lw=2.5, alpha=0.6, label=f"simulation, s={s[i]:g}")
+            ax.plot(t, u_flow[:, i], color="k", lw=1, ls="--", label="theory" if i == 0 else None)
+        ax.set_title(f"depth D = {d} (u0 = {cfg.initial_strength:g}, η = {cfg.lr:g})")
+        ax.set_xlabel("time t = η · step")
+        ax.set_ylabel("mode strength u_α(t)")
+        ax.set_xscale("log")
+    axes[0, 0].legend(fontsize=7)
+    paper_title(fig, "deep_linear_modes", f"{SAXE}, eq. 12 and its deep analogue")
+    fig.tight_layout()
+    fig2, axes2 = plt.subplots(1, len(depths), figsize=(4.2 * len(depths), 3.2), squeeze=False)
+    for ax, d in zip(axes2[0], depths, strict=True):
+        gap, pred = np.abs(a[f"u_sim_D{d}"] - a[f"u_theory_D{d}"]), a[f"predicted_error_D{d}"]
+        for i in range(len(s)):
+            ax.plot(a[f"t_D{d}"], gap[:, i] / s[i], color=colors[i], label=f"|sim − theory|/s, s={s[i]:g}")
+            ax.axhline(pred[i] / s[i], color=colors[i], ls=":", lw=1)
+        ax.set_title(f"D = {d}: dotted = predicted max error")
+        ax.set_xlabel("time t = η · step")
+        ax.set_ylabel("|u_sim − u_theory| / s (dimensionless)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(1e-9, None)
+    axes2[0, 0].legend(fontsize=7)
+    fig2.tight_layout()
+    return {"mode_trajectories": fig, "discretisation_error": fig2}
+
+
+def _depth_ticks(ax, depths):
+    """Log-scaled depth axis with a plain tick at every simulated depth."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(list(depths), [f"{d:.0f}" for d in depths])
+
+
+def _half_time_figure(a: dict, cfg):
+    plt = pyplot()
+    s, grid, lr, u0 = a["p3_s"], a["p3_grid_s"], cfg.lr, cfg.initial_strength
+    t_half_max = a["p3_n_half_flow"][np.argmax(s)] * lr
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    ax.plot(grid, a["p3_grid_t_half"], "k--", label="theory: ln((s−u0)/u0) / 2s")
+    ax.plot(grid, t_half_max * s.max() / grid, ":", color="gray", label="constant t·s (not the law)")
+    ax.plot(s, a["p3_n_half_sim"] * lr, "o", color="C3", ms=7, label=f"simulation (η = {lr:g})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("singular value s")
+    ax.set_ylabel("half-learning time t_half (units of η·step)")
+    ax.set_title(f"depth 2, u0 = {u0:g}")
+    ax.legend(fontsize=8)
+    paper_title(fig, "deep_linear_learning_time", f"{SAXE}, eq. 11")
+    fig.tight_layout()
+    return fig
+
+
+def _delay_figure(rows: np.ndarray):
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    ax.plot(rows[:, 0], rows[:, 1], "o", color="C0", ms=7, label="simulation (best c)")
+    ax.plot(rows[:, 0], rows[:, 5], "k--", label="theory: learning_time / η (₂F₁)")
+    ax.plot(rows[:, 0], rows[:, 6], ":", color="gray", label="eq. 17 asymptote / η")
+    _depth_ticks(ax, rows[:, 0])
+    ax.set_xlabel("depth D (number of weight matrices)")
+    ax.set_ylabel("GD steps until all u_α ≥ 0.99 s_α")
+    ax.set_title("finite depth delay (η = c / (D s_max^(2−2/D)))")
+    ax.legend(fontsize=8)
+    paper_title(fig, "deep_linear_learning_time", f"{SAXE}, Fig. 4 analogue on a synthetic task")
+    fig.tight_layout()
+    return fig
+
+
+def _init_figure(rows: np.ndarray, cap: int):
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    g = np.where(np.isfinite(rows[:, 2]), rows[:, 2], cap * 1.15)
+    ax.plot(rows[:, 0], rows[:, 1], "o-", color="C3", label="random orthogonal")
+    ax.plot(rows[:, 0], g, "s-", color="C0", label="scaled Gaussian (1/√n)")
+    ax.axhline(cap, color="gray", ls=":", label=f"step cap {cap} (above = not converged)")
+    _depth_ticks(ax, rows[:, 0])
+    ax.set_yscale("log")
+    ax.set_xlabel("depth D (number of weight matrices)")
+    ax.set_ylabel("GD steps to loss < 1e-3 L0 (best rate)")
+    ax.legend(fontsize=8)
+    paper_title(fig, "deep_linear_learning_time", f"{SAXE}, Fig. 6A analogue")
+    fig.tight_layout()
+    return fig
+
+
+def learning_time(a: dict, cfg) -> dict:
+    return {
+        "half_time_vs_s": _half_time_figure(a, cfg),
+        "steps_vs_depth": _delay_figure(a["p10_rows"]),
+        "initialisation_vs_depth": _init_figure(a["p11_rows"], cfg.max_steps),
+    }
+
+
+def _trajectories(a: dict, cfg):
+    plt = pyplot()
+    t, u, s = a["t"], a["u_sim"], a["s"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    colors = plt.cm.plasma(np.linspace(0, 0.85, len(cfg.shown_modes)))
+    for c, m in zip(colors, cfg.shown_modes, strict=True):
+        ax.plot(t, u[0, :, m - 1], color=c, lw=2.5, alpha=0.65, label=f"mode {m} (s={s[m - 1]:.1f})")
+        ax.plot(t, a["u_theory_seed0"][:, m - 1], "k--", lw=0.9)
+    ax.plot([], [], "k--", label="theory (logistic, u0_eff)")
+    ax.set_xlabel("time t = λ · step")
+    ax.set_ylabel("mode strength u_α(t)")
+    ax.set_title("hierarchical data, small random init (seed 0)")
+    ax.legend(fontsize=7, ncol=2)
+    paper_title(fig, "deep_linear_semantic", f"{SAXE}, Fig. 3")
+    fig.tight_layout()
+    return fig
+
+
+def _delays(a: dict, cfg):
+    plt = pyplot()
+    modes_ = np.arange(1, len(a["s"]) + 1)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.errorbar(modes_, a["mean_delay"], yerr=a["sd_delay"], fmt="o", color="C0", capsize=2, label="simulation")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.plot(modes_, cfg.lr * a["s"] / 2, "k:", label="discretisation lag λs/2 (theory)")
+    ax.set_xlabel("mode index α")
+    ax.set_ylabel("relative t_half delay (dimensionless)")
+    ax.set_title(f"delay vs logistic with u0_eff ({cfg.n_seeds} seeds, mean ± s.d.)")
+    ax.legend(fontsize=8)
+    paper_title(fig, "deep_linear_semantic", f"{SAXE}, Fig. 3 (right)")
+    fig.tight_layout()
+    return fig
+
+
+def _loss_and_spectrum(a: dict):
+    plt = pyplot()
+    t, s = a["t"], a["s"]
+    fig, (ax3, ax4) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax3.plot(t, a["loss_sim"].mean(0), color="C2", lw=2.5, alpha=0.7, label="simulation (mean over seeds)")
+    ax3.plot(t, a["loss_theory"].mean(0), "k--", label="theory: ½Σ(s−u(t))²")
+    ax3.set_xlabel("time t = λ · step")
+    ax3.set_ylabel("training loss L(t)")
+    ax3.set_yscale("log")
+    ax3.legend(fontsize=8)
+    modes_ = np.arange(1, len(s) + 1)
+    ax4.plot(modes_, s, "o", label="empirical singular values")
+    ax4.plot(modes_, a["s_theory"][: len(s)], "k_", ms=12, mew=2, label="closed form √(N_f λ)")
+    ax4.set_xlabel("mode index α")
+    ax4.set_ylabel("singular value s_α of Σyx")
+    ax4.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def semantic(a: dict, cfg) -> dict:
+    return {
+        "mode_trajectories": _trajectories(a, cfg),
+        "delay_per_mode": _delays(a, cfg),
+        "loss_and_spectrum": _loss_and_spectrum(a),
+    }
