@@ -2,8 +2,10 @@
 #   make reproduce   set up .venv, run every experiment at quick size, write results/report.md
 #   make test        set up .venv, run the default test suite
 #   make test-oracle set up .venv-oracle (pinned: Python 3.11, jax 0.5.3, neural-tangents 0.6.5) and run the
-#                    oracle tests, then compare freshly regenerated golden files with experiments/golden/
-#   make golden      rewrite experiments/golden/*.npz from the oracle environment
+#                    oracle tests, then compare freshly regenerated golden files with experiments/ntk_permutation/golden/
+#   make golden      rewrite experiments/ntk_permutation/golden/*.npz from the oracle environment
+#   make bench-torch set up .venv-torch (Python 3.11, torch 2.13.0 CPU build) and run the PyTorch peer of the
+#                    superposition benchmark (benchmarks/torch_peer/superposition.py) at the default sizes
 #   make lint        ruff check and ruff format --check
 #   make reproduce FULL=1   paper-scale settings (hours on CPU; see README)
 #   make reproduce FULL=1 GPU=1   the same with the CUDA 12 jax (pip extra "gpu")
@@ -12,6 +14,8 @@ PYTHON ?= $(shell tools/find-python)
 ORACLE_PYTHON ?= $(shell PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.11(\.[0-9]+)?$$' | tail -n 1) pyenv which python3.11 2>/dev/null || command -v python3.11)
 VENV   ?= .venv
 ORACLE_VENV ?= .venv-oracle
+TORCH_PYTHON ?= $(ORACLE_PYTHON)
+TORCH_VENV ?= .venv-torch
 PY      = $(VENV)/bin/python
 OPY     = $(ORACLE_VENV)/bin/python
 OUT    ?= results
@@ -20,7 +24,7 @@ EXTRAS  = dev$(if $(GPU),$(comma)gpu)
 comma  := ,
 RUN_ARGS ?=
 
-.PHONY: reproduce test test-all test-oracle golden lint clean venv
+.PHONY: reproduce test test-all test-oracle golden lint clean venv bench-torch
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.11 found"; exit 1; }
@@ -36,6 +40,13 @@ $(ORACLE_VENV)/.installed: oracle/requirements.txt
 	$(ORACLE_PYTHON) -m venv $(ORACLE_VENV)
 	$(OPY) -m pip install --quiet -r oracle/requirements.txt
 	$(OPY) -m pip install --quiet --no-deps neural-tangents==0.6.5
+	touch $@
+
+# torch pinned on Python 3.11: pip takes the local CPU wheel (unpinned or on another Python it would fetch a CUDA build)
+$(TORCH_VENV)/.installed:
+	@test -n "$(TORCH_PYTHON)" || { echo "the torch peer needs Python 3.11 (python3.11)"; exit 1; }
+	$(TORCH_PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.13.0 numpy
 	touch $@
 
 venv: $(VENV)/.installed
@@ -59,6 +70,9 @@ golden: $(ORACLE_VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+bench-torch: $(TORCH_VENV)/.installed
+	$(TORCH_VENV)/bin/python benchmarks/torch_peer/superposition.py --instances 64 --n 20 --m 5 --batch 1024 --steps 300
 
 clean:
 	rm -rf $(OUT) .pytest_cache

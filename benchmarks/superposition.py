@@ -11,10 +11,16 @@ independent toy models at once (importance 0.9^i, feature densities log-spaced o
 * a profile: the share of the run spent drawing the random batches (sampling alone, same placement and scan);
 * achieved FLOP/s as a fraction of a dense float32 matmul measured in the same run (the roof; the matmuls here
   are (1024 × 20)·(20 × 5), so the step is bound by random numbers and elementwise work, not by them);
+* with the PyTorch peer's environment present (``make bench-torch`` builds ``.venv-torch``), the ratio to
+  ``benchmarks/torch_peer/superposition.py`` run with the same sizes (``--torch-peer``);
 * model-steps per second (instances × steps / wall seconds, compilation excluded) — the last line.
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -52,6 +58,12 @@ def parse(argv):
         metavar="N|auto|all",
         help="instances vectorised at once on a device: 'auto' (sized to the CPU cache, default), 'all', or N",
     )
+    p.add_argument(
+        "--torch-peer",
+        default="auto",
+        metavar="PYTHON|auto|off",
+        help="Python that runs the PyTorch peer for a ratio; 'auto' (default): .venv-torch/bin/python if it exists",
+    )
     return parse_benchmark_args(
         p, argv, ("instances", "n", "m", "batch", "steps", "loop_instances"), check=_check_group
     )
@@ -65,6 +77,22 @@ def _check_group(p, args):
         if not args.group.isdigit() or int(args.group) < 1:
             p.error(f"--group must be 'auto', 'all' or an integer >= 1; got {args.group!r}")
         args.group = int(args.group)
+
+
+def torch_peer_rate(a):
+    """The peer's best-of-``--repeats`` model-steps/s at the same sizes, or None (no peer, or it failed)."""
+    python = Path(__file__).parents[1] / ".venv-torch/bin/python" if a.torch_peer == "auto" else a.torch_peer
+    if a.torch_peer == "off" or not Path(python).exists():
+        return None
+    sizes = [f"--{k}={getattr(a, k)}" for k in ("instances", "n", "m", "batch", "steps", "repeats")]
+    script = Path(__file__).parent / "torch_peer" / "superposition.py"
+    cmd = [str(python), str(script), *sizes, *(["--float64"] if a.float64 else [])]
+    run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("best_model_steps_per_s=")]
+    if run.returncode or not lines:
+        print(f"torch peer failed (exit {run.returncode}): {run.stderr.strip()[-300:]}", file=sys.stderr)
+        return None
+    return float(lines[-1].split("=")[1])
 
 
 def flops_per_model_step(n: int, m: int, batch: int) -> float:
@@ -138,5 +166,9 @@ def main(argv=None) -> int:
         f"matmul FLOP/s: {achieved / 1e9:.2f} GFLOP/s achieved vs dense {jnp.dtype(dtype).name} matmul roof "
         f"{roof / 1e9:.1f} GFLOP/s = {100 * achieved / roof:.2f}% of roof"
     )
+    torch_rate = torch_peer_rate(a)
+    if torch_rate:
+        print(f"torch peer (same sizes, best of {a.repeats}): {torch_rate:,.0f} model-steps/s")
+        print(f"ratio jax/torch = {rate / torch_rate:.2f}")
     print(f"model_steps_per_s={rate:.1f}")
     return 0

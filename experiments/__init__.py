@@ -4,7 +4,7 @@ Command line: ``python -m experiments list | describe NAME | run NAME|all [--qui
 From Python::
 
     from experiments import run_experiment
-    summary = run_experiment("deep_linear_modes", quick=True, out_dir="results")
+    summary = run_experiment(NAME, quick=True, out_dir="results")  # NAME from `python -m experiments list`
 
 Each family is a subpackage (``experiments/F/``) that registers its experiments on import; :func:`load_all` finds
 and imports them all, so no list names the families.

@@ -22,11 +22,11 @@ from theory.common import ParameterError
 EPILOG = """\
 examples:
   python -m experiments list
-  python -m experiments describe deep_linear_modes
+  python -m experiments describe NAME                    # its settings: quick and full values, ranges
   python -m experiments run all --quick                 # every experiment at CI size, writes results/report.md
-  python -m experiments run deep_linear_modes --set lr=5e-4 --set depths="(2, 3)"
+  python -m experiments run NAME --set lr=5e-4 --set model.hidden=64   # override settings; nested keys dotted
   python -m experiments run all --host-devices 2 --max-batch 64   # 2 CPU devices, sweeps in chunks of 64
-  python -m experiments plot deep_linear_modes           # redraw results/NAME/*.png from its arrays.npz
+  python -m experiments plot NAME                        # redraw results/NAME/*.png from its arrays.npz
 
 exit status: 0 all checks passed, 1 some check failed, 2 bad arguments.
 """

@@ -3,7 +3,7 @@
 Every family notebook starts with::
 
     from experiments.notebook import show
-    modes = show("deep_linear_modes")
+    summary = show(NAME)  # one of `python -m experiments list`
 
 ``show`` uses the quick size unless told ``quick=False`` (notebooks read it from an environment variable with
 :func:`quick_size`), and the results folder ``RESULTS_DIR`` (default ``../results``, the repository's

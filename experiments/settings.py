@@ -20,6 +20,7 @@ import ast
 import dataclasses
 import json
 import math
+import numbers
 import operator
 from dataclasses import MISSING, field
 from typing import Any
@@ -106,7 +107,7 @@ def _bound_text(bounds: dict, name: str) -> str:
 
 
 def _in_bounds(x, bounds: dict) -> bool:
-    if isinstance(x, bool) or not isinstance(x, int | float) or (isinstance(x, float) and math.isnan(x)):
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or math.isnan(x):
         return False
     return all(_OPS[k](x, v) for k, v in bounds.items())
 

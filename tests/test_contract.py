@@ -221,9 +221,10 @@ def test_unwritable_out_fails_before_compute(tmp_path, dummy_registry, capsys, m
 
 def test_describe_into_a_closed_pipe_exits_quietly():
     # `python -m experiments describe NAME | head -1`: the reader closes the pipe after one line.
+    name = sorted(experiments.load_all())[0]
     code = (
         "import subprocess, sys\n"
-        "p = subprocess.Popen([sys.executable, '-m', 'experiments', 'describe', 'superposition_scaling'],"
+        f"p = subprocess.Popen([sys.executable, '-m', 'experiments', 'describe', {name!r}],"
         " stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
         "p.stdout.readline(); p.stdout.close()\n"
         "err = p.stderr.read().decode(); p.wait()\n"
@@ -249,14 +250,10 @@ def test_package_versions_invalidate_finished_run(tmp_path, dummy_registry, monk
 
 
 def _run_diverging(cfg, seed, ctx):
-    import jax
+    from toymodels.common import check_losses
 
-    from toymodels import deep_linear as dl
-
-    task = dl.make_task(np.diag([3.0, 2.0]))
-    params = dl.init_params(jax.random.key(seed), (2, 4, 2), "gaussian", scale=0.1)
-    traj = dl.train(params, task, cfg.n * 1000.0, steps=20)  # η = 3000 ≫ the stability bound
-    return Result([Check.at_most("final_loss", float(traj.loss[-1]), 1.0, "would fail anyway")])
+    check_losses(np.array([[1.0, 2.0, np.inf]]), "dummy GD")  # what a trainer reports when its loss blows up
+    return Result([Check.at_most("final_loss", 2.0, 1.0, "would fail anyway")])
 
 
 def test_divergent_training_is_named_in_summary_and_log(tmp_path, dummy_registry, monkeypatch, capsys):
@@ -266,7 +263,7 @@ def test_divergent_training_is_named_in_summary_and_log(tmp_path, dummy_registry
     assert cli.main(["run", "e_diverge", "--quick", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     stored = json.loads((tmp_path / "e_diverge" / "summary.json").read_text())
-    assert stored["warning"].startswith("training diverged (deep linear GD): 1 of 1 runs")
+    assert stored["warning"].startswith("training diverged (dummy GD): 1 of 1 runs")
     assert "\n" not in stored["warning"] and "lower the learning rate" in stored["warning"]
     assert "WARNING training diverged" in captured.err
     assert "WARNING e_diverge: training diverged" in captured.out
@@ -287,7 +284,7 @@ def test_run_experiment_leaves_the_callers_x64_setting(tmp_path):
         "class C:\n    n: int = 1\n"
         "def run(cfg, seed, ctx):\n"
         "    return Result([Check.at_most('x64', 0.0 if jnp.zeros(1).dtype == jnp.float64 else 1.0, 0.0, 'f64')])\n"
-        "contract.get('ntk_gp_recovery')\n"
+        "import experiments; experiments.load_all()\n"
         "REGISTRY['tiny'] = Experiment('tiny', 'tiny', C, run)\n"
         f"s = contract.run_experiment('tiny', out_dir={str(tmp_path)!r}, quick=True)\n"
         "print(s['passed'], s['device']['x64'], jax.config.jax_enable_x64, jnp.zeros(1).dtype)\n"
@@ -298,43 +295,15 @@ def test_run_experiment_leaves_the_callers_x64_setting(tmp_path):
     assert proc.stdout.split() == ["True", "True", "False", "float32"]
 
 
-def test_real_experiment_lr_beyond_stability_bound(capsys):
-    assert cli.main(["run", "deep_linear_modes", "--quick", "--set", "lr=0.5"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "stability bound" in err and "lr must satisfy" in err
-
-
 def test_list_and_describe_real_registry(capsys):
+    registry = experiments.load_all()
     assert cli.main(["list"]) == 0
-    out = capsys.readouterr().out
-    for name in ("deep_linear_modes", "deep_linear_learning_time", "deep_linear_semantic"):
-        assert name in out
-    assert cli.main(["describe", "deep_linear_semantic"]) == 0
-    out = capsys.readouterr().out
-    assert "init_std" in out and "quick=" in out and "full=" in out
-
-
-def test_subprocess_errors_without_traceback(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments",
-            "run",
-            "deep_linear_modes",
-            "--set",
-            "depths=(0,)",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: every element of depths must be >= 1")
+    listed = [line.split()[0] for line in capsys.readouterr().out.strip().splitlines()]
+    assert listed == sorted(registry)
+    for name in registry:
+        assert cli.main(["describe", name]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"{name}: ") and "quick=" in out and "full=" in out
 
 
 SWEEP_CHUNKS = []

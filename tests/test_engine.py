@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import toymodels
 from theory.common import ParameterError
 from toymodels import engine
 
@@ -156,35 +157,15 @@ def test_bad_jobs_name_the_parameter():
 
 
 # --------------------------------------------------------------------------------------------------------------
-# every family's compiled chunk traces once for new values of the same shapes
+# every family's compiled chunk (its example job, found by discovery) traces once for new values of the same shapes
 # --------------------------------------------------------------------------------------------------------------
-def _deep_linear(seed):
-    from toymodels import deep_linear as dl
-
-    task = dl.make_task(np.diag([3.0, 2.0]))
-    params = dl.init_params(jax.random.key(seed), (2, 5, 2), "gaussian", scale=0.1)
-    return lambda: dl.train(params, task, 0.05 / (1 + seed), steps=20, n_records=10)
+FAMILIES = toymodels.families()
 
 
-def _superposition(seed):
-    from toymodels import superposition as sup
-
-    kw = dict(importance=0.9 ** np.arange(6), probabilities=np.full(6, 0.1 + 0.2 * seed), m=2, steps=20)
-    return lambda: sup.train(jax.random.key(seed), batch_size=32, n_records=2, devices=1, group=None, **kw)
-
-
-def _ntk(seed):
-    from toymodels import ntk_permutation as ntk
-
-    kw = dict(members=3, width=16, steps=20, n_records=2, learning_rate=0.5, devices=1)
-    return lambda: ntk.train(jax.random.key(seed), np.array([1, 2, 0]), **kw)
-
-
-def _parity(seed):
-    from toymodels import streaming_parity as sp
-
-    cfg = sp.RNNConfig(hidden=8)
-    return lambda: sp.train(jax.random.key(seed), (2, 3), cfg, seeds=2, steps=20, n_records=2, devices=1)
+def _perturbed(job: engine.Job, factor: float) -> engine.Job:
+    """The same job with every floating-point setting scaled: new values, same shapes and statics."""
+    scale = lambda x: x * factor if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating) else x
+    return dataclasses.replace(job, settings=jax.tree.map(scale, job.settings))
 
 
 def _count_traces(monkeypatch):
@@ -198,11 +179,12 @@ def _count_traces(monkeypatch):
     chex.clear_trace_counter()
 
 
-@pytest.mark.parametrize("make", [_deep_linear, _superposition, _ntk, _parity], ids=lambda f: f.__name__[1:])
-def test_each_family_traces_its_chunk_once(make, monkeypatch):
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_each_family_traces_its_chunk_once(family, monkeypatch):
+    job = FAMILIES[family].example_job()
     _count_traces(monkeypatch)
-    for seed in (0, 1):  # new values, same shapes and statics: no retrace
-        make(seed)()
+    for seed, factor in ((0, 1.0), (1, 0.999)):  # new keys and setting values, same shapes and statics: no retrace
+        engine.train(_perturbed(job, factor), jax.random.key(seed), devices=1)
 
 
 def test_the_trace_counter_has_teeth(monkeypatch):

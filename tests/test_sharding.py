@@ -11,8 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import toymodels
 from theory.common import ParameterError
-from toymodels import superposition as sp
+from toymodels import engine
 from toymodels.sharding import Placement, configure, default_devices, local_devices
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,9 +50,8 @@ def test_bad_size_and_group_named():
     with pytest.raises(ParameterError, match="group"):
         Placement.plan(4, group=0)
     with pytest.raises(ParameterError, match="group"):
-        sp.train(
-            jax.random.key(0), importance=np.ones(2), probabilities=np.ones(2), m=1, steps=1, n_records=1, group="fast"
-        )
+        job = next(iter(toymodels.families().values())).example_job()
+        engine.train(job, jax.random.key(0), group="fast")
     with pytest.raises(ParameterError, match="ensemble size"):
         Placement.plan(2.5)
     with pytest.raises(ParameterError, match="devices must be between 1 and"):
@@ -69,22 +69,15 @@ def test_configure_sets_default():
         configure(host_devices=0)
 
 
-def test_grouped_superposition_equals_vectorised():
-    """Groups run the same per-instance program one after another: equal to rounding (float64). 1e-12 relative
-    is a margin of ~10⁴ ε for reduction-order differences over 30 Adam steps, not a derived bound."""
-    kw = dict(
-        importance=np.ones(5),
-        probabilities=np.geomspace(1, 0.1, 6)[:, None] * np.ones(5),
-        m=2,
-        steps=30,
-        batch_size=32,
-        n_records=3,
-        dtype=jnp.float64,
-    )
-    a = sp.train(jax.random.key(0), group=None, **kw)
-    b = sp.train(jax.random.key(0), group=4, **kw)
-    np.testing.assert_allclose(b.params.W, a.params.W, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(b.loss, a.loss, rtol=1e-12)
+@pytest.mark.parametrize("family", sorted(toymodels.families()))
+def test_grouped_equals_vectorised(family):
+    """Every family's example job: groups run the same per-model program one after another, equal to rounding
+    (float64). 1e-12 relative is a margin of ~10⁴ ε for reduction-order differences, not a derived bound."""
+    job = toymodels.families()[family].example_job()
+    a = engine.train(job, jax.random.key(0), devices=1, group=None)
+    b = engine.train(job, jax.random.key(0), devices=1, group=2)
+    for got, want in zip(jax.tree.leaves((b.params, b.records)), jax.tree.leaves((a.params, a.records)), strict=True):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12, atol=1e-14)
 
 
 def test_sharded_equals_single_device_on_four_cpu_devices():

@@ -11,9 +11,11 @@ import jax
 import numpy as np
 import pytest
 
+import toymodels
 from experiments.contract import ConfigError, RunContext
 from experiments.sweep import auto_max_batch, chunk_bounds, sweep, train_sweep
-from toymodels import superposition as tm
+from theory.common import ParameterError
+from toymodels import engine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,52 +86,25 @@ def test_sweep_rejects_wrong_leading_axis(tmp_path):
         sweep(ctx, "bad", lambda s, e: {"x": np.zeros(3)}, 4)
 
 
-def test_chunked_training_equals_one_call():
-    """Instance i keeps key fold_in(key, i) in any chunking, so the models are the same (float64: the
-    per-instance programs are identical, only XLA's reduction order may differ; 1e-12 relative is a margin of
-    ~10⁴ ε for that, not a derived bound)."""
-    kw = dict(
-        importance=np.ones(4),
-        probabilities=np.geomspace(1, 0.1, 5)[:, None] * np.ones(4),
-        m=2,
-        steps=20,
-        batch_size=16,
-        n_records=2,
-        dtype=np.float64,
-    )
-    whole = train_sweep(RunContext(progress=False, verbose=False), "a", tm.job(**kw), jax.random.key(5))
-    parts = train_sweep(RunContext(progress=False, verbose=False, max_batch=2), "b", tm.job(**kw), jax.random.key(5))
-    np.testing.assert_allclose(parts.params.W, whole.params.W, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(parts.loss, whole.loss, rtol=1e-12)
-
-
-def _peak(*args):
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "memory_check.py"), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["finite"]
-    return out["peak"] - out["before"], out
-
-
-def test_chunked_sweep_peak_memory_stays_under_bound():
-    """32 superposition instances with a 4096 × 512 batch each (≈ 67 MB of working memory per instance by
-    ``instance_bytes``). Bound for a chunked run: max_batch × instance_bytes plus the fixed cost of compiling
-    and running the program, which is measured here on the same sweep with a negligible batch (×1.5 margin).
-    The whole sweep at once must exceed that bound (else the test proves nothing) and stay under its own
-    estimate (the estimate is an upper bound)."""
-    fixed, _ = _peak("--max-batch", "2", "--batch", "8")
-    chunked, info = _peak("--max-batch", "2")
-    whole, _ = _peak("--max-batch", "32")
-    bound = 2 * info["item_bytes"] + 1.5 * fixed
-    assert chunked <= bound, (chunked, bound, fixed)
-    assert whole > bound, (whole, bound)
-    assert whole <= 32 * info["item_bytes"] + 1.5 * fixed, (whole, info)
+@pytest.mark.parametrize("family", sorted(toymodels.families()))
+def test_chunked_training_equals_one_call(family):
+    """Every family's example job: model i keeps key fold_in(key, i) in any chunking, so the models are the same
+    (float64: the per-model programs are identical, only XLA's reduction order may differ; 1e-12 relative is a
+    margin of ~10⁴ ε for that, not a derived bound)."""
+    job = toymodels.families()[family].example_job()
+    # a family that gathers statistics across models (reduce) cannot be merged without outputs: keep per-model arrays
+    per_model = lambda r: {f"{i:03d}": np.asarray(x) for i, x in enumerate(jax.tree.leaves((r.params, r.records)))}
+    outputs = per_model if engine._reduced_shapes(job)[1] is not None else None
+    if outputs is not None:
+        with pytest.raises(ParameterError, match="pass outputs="):
+            engine.sweep(job, jax.random.key(5))
+    runs = [
+        train_sweep(RunContext(progress=False, verbose=False, max_batch=b), n, job, jax.random.key(5), outputs=outputs)
+        for n, b in (("a", None), ("b", 2))
+    ]
+    whole, parts = (r if outputs is not None else (r.params, r.records) for r in runs)
+    for got, want in zip(jax.tree.leaves(parts), jax.tree.leaves(whole), strict=True):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12, atol=1e-14)
 
 
 def test_two_process_sweep_splits_chunks_and_merges(tmp_path):

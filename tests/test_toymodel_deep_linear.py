@@ -1,10 +1,13 @@
 """toymodels.deep_linear: gradients, exact recursions, reproducibility, batching, initialisations."""
 
+import warnings
+
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
 from theory import deep_linear as th
 from theory.common import ParameterError
@@ -160,3 +163,61 @@ def test_bad_training_arguments():
         dl.train(params, task, 0.1, steps=10, n_records=3)
     with pytest.raises(ParameterError, match="the task needs 2 → 2"):
         dl.train(dl.init_params(jax.random.PRNGKey(0), (3, 2), "gaussian"), task, 0.1, steps=10)
+
+
+# ---- the Flax module on its own: its forward pass equals the model's closed form written out in NumPy (float64,
+# to 1e-12 relative: the same products summed in another order), documented shapes, stated initial scale.
+# Scale checks: the sample standard deviation of N Gaussian entries has relative error ≈ 1/√(2N);
+# every check below uses N ≥ 4000 entries, so 5 × that (≤ 0.056) bounds the tolerance from below; 0.08 is used.
+MODULE_RTOL = 1e-12
+
+
+def _np(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+@pytest.mark.parametrize("scheme", ["gaussian", "scaled_gaussian", "orthogonal"])
+def test_deep_linear_forward_is_the_product_of_its_layers(scheme):
+    widths = (5, 7, 6, 4)
+    model = dl.DeepLinear(widths, scheme, scale=0.7, dtype=jnp.float64, rngs=nnx.Rngs(2))
+    Ws = [_np(w[...]) for w in model.layers]
+    assert [w.shape for w in Ws] == [(7, 5), (6, 7), (4, 6)]
+    x = np.random.default_rng(1).normal(size=(3, 5))
+    np.testing.assert_allclose(_np(model(jnp.asarray(x))), x @ (Ws[2] @ Ws[1] @ Ws[0]).T, rtol=MODULE_RTOL)
+
+
+def test_deep_linear_decoupled_module_starts_at_the_stated_mode_strengths():
+    task = dl.synthetic_task(jax.random.key(0), [3.0, 2.0, 1.0], 4, 3, dtype=jnp.float64)
+    model = dl.DeepLinear(
+        (4, 5, 5, 3), "decoupled", task=task, initial_strength=[0.1, 0.2, 0.3], dtype=jnp.float64, rngs=nnx.Rngs(3)
+    )
+    np.testing.assert_allclose(dl.mode_projections(model.weights(), task), [0.1, 0.2, 0.3], rtol=1e-12)
+    scaled = dl.DeepLinear((400, 300), "scaled_gaussian", scale=2.0, dtype=jnp.float64, rngs=nnx.Rngs(3))
+    assert abs(_np(scaled.layers[0][...]).std() * np.sqrt(400) / 2.0 - 1) < 0.08
+
+
+# ---- divergence reporting and user errors through the shared trainer machinery
+def _deep_linear_setup():
+    task = dl.make_task(np.diag([3.0, 2.0]))
+    params = dl.init_params(jax.random.key(0), (2, 5, 2), "gaussian", scale=0.1)
+    return task, params
+
+
+def test_deep_linear_divergence_is_reported():
+    task, params = _deep_linear_setup()
+    with pytest.warns(RuntimeWarning, match=r"training diverged \(deep linear GD\)"):
+        dl.train(params, task, 1000.0, steps=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dl.train(params, task, 0.05, steps=30)  # a stable rate: no warning
+
+
+def test_user_errors_are_parameter_errors():
+    task, params = _deep_linear_setup()
+    with pytest.raises(ParameterError, match=r"learning_rate must be a scalar for one network"):
+        dl.train(params, task, np.array([0.1, 0.2]), steps=10)
+    batch = jax.tree.map(lambda w: np.stack([w, w, w]), params)
+    with pytest.raises(ParameterError, match=r"learning_rate must be a scalar or have shape \(3,\)"):
+        dl.train(batch, task, np.array([0.1, 0.2]), steps=10)
+    with pytest.raises(ParameterError, match="leading batch axis"):
+        dl.job(params, task, 0.1, steps=10)

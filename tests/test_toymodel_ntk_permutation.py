@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
 from theory import ntk_permutation as th
 from theory.common import ParameterError
@@ -102,3 +103,33 @@ def test_bad_input(kwargs, match):
 def test_outputs_reject_non_binary(trained):
     with pytest.raises(ParameterError, match="x_test must be binary"):
         tm.ensemble_outputs(trained.params, np.full((1, 5), 0.5))
+
+
+# ---- the Flax module on its own: its forward pass equals the model's closed form written out in NumPy (float64,
+# to 1e-12 relative: the same products summed in another order), documented shapes, stated initial scale.
+# Scale checks: the sample standard deviation of N Gaussian entries has relative error ≈ 1/√(2N);
+# every check below uses N ≥ 4000 entries, so 5 × that (≤ 0.056) bounds the tolerance from below; 0.08 is used.
+MODULE_RTOL = 1e-12
+
+
+def _np(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+@pytest.mark.parametrize("net", [th.NTK_PARAMETERIZATION, th.STANDARD_PARAMETERIZATION], ids=["ntk", "standard"])
+def test_two_layer_relu_forward_in_both_parameterisations(net):
+    k, n = 5, 800
+    model = tm.TwoLayerReLU(k, n, net=net, dtype=jnp.float64, rngs=nnx.Rngs(4))
+    W1, W2 = _np(model.W1[...]), _np(model.W2[...])
+    assert W1.shape == (n, k) and W2.shape == (k, n)
+    x = _np(th.normalize_inputs(th.all_binary_inputs(k)))
+    sw, sb = net.sigma_w, (0.0 if net.sigma_b is None else net.sigma_b)
+    b1 = _np(model.b1[...]) if net.has_bias else 0.0
+    b2 = _np(model.b2[...]) if net.has_bias else 0.0
+    if net.parameterization == "ntk":
+        expected = sw / np.sqrt(n) * np.maximum(sw / np.sqrt(k) * x @ W1.T + sb * b1, 0) @ W2.T + sb * b2
+        assert abs(W1.std() - 1) < 0.08 and abs(W2.std() - 1) < 0.08  # every entry N(0, 1)
+    else:
+        expected = np.maximum(x @ W1.T + b1, 0) @ W2.T + b2
+        assert abs(W1.std() * np.sqrt(k) / sw - 1) < 0.08 and abs(W2.std() * np.sqrt(n) / sw - 1) < 0.08
+    np.testing.assert_allclose(_np(model(jnp.asarray(x))), expected, rtol=MODULE_RTOL, atol=1e-14)

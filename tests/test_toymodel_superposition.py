@@ -1,9 +1,15 @@
 """The batched superposition trainer: data law, reproducibility, masking, optimiser rules, bad input."""
 
+import json
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import ROOT
+from flax import nnx
 
 from theory import superposition as th
 from theory.common import ParameterError
@@ -101,3 +107,65 @@ def test_evaluate_loss_common_samples():
 def test_bad_input(kw, match):
     with pytest.raises(ParameterError, match=match):
         _train(jax.random.key(0), **kw)
+
+
+# ---- the Flax module on its own: its forward pass equals the model's closed form written out in NumPy (float64,
+# to 1e-12 relative: the same products summed in another order), documented shapes, stated initial scale.
+# Scale checks: the sample standard deviation of N Gaussian entries has relative error ≈ 1/√(2N);
+# every check below uses N ≥ 4000 entries, so 5 × that (≤ 0.056) bounds the tolerance from below; 0.08 is used.
+MODULE_RTOL = 1e-12
+
+
+def _np(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_autoencoder_forward_is_relu_of_WtWx_plus_b(activation):
+    model = tm.Autoencoder(9, 3, activation=activation, init="liu", dtype=jnp.float64, rngs=nnx.Rngs(0))
+    W, b = _np(model.W[...]), _np(model.b[...])
+    assert W.shape == (3, 9) and b.shape == (9,) and np.any(b != 0)
+    x = np.random.default_rng(0).uniform(0, 1, (5, 9))
+    pre = x @ W.T @ W + b
+    expected = np.maximum(pre, 0.0) if activation == "relu" else pre
+    np.testing.assert_allclose(_np(model(jnp.asarray(x))), expected, rtol=MODULE_RTOL, atol=1e-14)
+
+
+def test_autoencoder_initial_scales_and_masked_width():
+    m, n = 50, 200
+    xav = tm.Autoencoder(n, m, dtype=jnp.float64, rngs=nnx.Rngs(1))
+    assert abs(_np(xav.W[...]).std() / np.sqrt(2 / (n + m)) - 1) < 0.08 and np.all(_np(xav.b[...]) == 0)
+    liu = tm.Autoencoder(n, m, init="liu", width=20, dtype=jnp.float64, rngs=nnx.Rngs(1))
+    W = _np(liu.W[...])
+    assert np.all(W[20:] == 0) and abs(W[:20].std() * np.sqrt(20) - 1) < 0.08
+    assert abs(_np(liu.b[...]).std() - 1) < 0.2  # 200 entries: 1/√400 = 0.05, 4 sd
+
+
+# ---- a memory-bounded sweep of a realistic superposition workload, measured in fresh processes
+def _peak(*args):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "superposition_memory_check.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["finite"]
+    return out["peak"] - out["before"], out
+
+
+def test_chunked_sweep_peak_memory_stays_under_bound():
+    """32 superposition instances with a 4096 × 512 batch each (≈ 67 MB of working memory per instance by
+    ``instance_bytes``). Bound for a chunked run: max_batch × instance_bytes plus the fixed cost of compiling
+    and running the program, which is measured here on the same sweep with a negligible batch (×1.5 margin).
+    The whole sweep at once must exceed that bound (else the test proves nothing) and stay under its own
+    estimate (the estimate is an upper bound)."""
+    fixed, _ = _peak("--max-batch", "2", "--batch", "8")
+    chunked, info = _peak("--max-batch", "2")
+    whole, _ = _peak("--max-batch", "32")
+    bound = 2 * info["item_bytes"] + 1.5 * fixed
+    assert chunked <= bound, (chunked, bound, fixed)
+    assert whole > bound, (whole, bound)
+    assert whole <= 32 * info["item_bytes"] + 1.5 * fixed, (whole, info)

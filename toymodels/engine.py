@@ -465,6 +465,12 @@ def _shapes(job: Job):
     return {"params": state["params"], "records": records}
 
 
+def _reduced_shapes(job: Job):
+    """Shapes of one model's records after the family's ``reduce``, and of its statistics (``None``: none)."""
+    records = _shapes(job)["records"]
+    return jax.eval_shape(lambda r: job.family.reduce(r, jnp.ones((1,), bool)), records)
+
+
 def _record_steps(job: Job) -> np.ndarray:
     every = job.steps // job.n_records
     steps = every * np.arange(1, job.n_records + 1)
@@ -505,6 +511,11 @@ def sweep(
     if max_batch is None and item_bytes is not None:
         max_batch = auto_max_batch(item_bytes, memory_budget)
     raw = dataclasses.replace(job, finish=None)
+    if outputs is None and _reduced_shapes(job)[1] is not None:
+        raise ParameterError(
+            f"{type(job.family).__name__} gathers statistics across models (reduce), which chunks cannot merge; "
+            "pass outputs= to keep per-model arrays"
+        )
 
     def chunk(start: int, stop: int) -> dict:
         res = train(raw.slice(start, stop), key, **train_kw)
@@ -526,6 +537,8 @@ def sweep(
     if outputs is not None:
         return merged
     leaves = [merged[k].reshape(-1, *merged[k].shape[2:]) for k in sorted(merged)]  # items × unit → models
-    tree = jax.tree.unflatten(jax.tree.structure(_shapes(job)), leaves)
+    tree = jax.tree.unflatten(
+        jax.tree.structure({"params": _shapes(job)["params"], "records": _reduced_shapes(job)[0]}), leaves
+    )
     result = Result({"params": tree["params"]}, tree["records"], _record_steps(job), None, dict(job.info))
     return job.finish(result) if job.finish is not None else result

@@ -1,7 +1,7 @@
 """Where an ensemble axis runs: sharded over local devices, and in vectorised groups on each device.
 
-Every family trains many independent models along one leading axis (superposition instances, deep-linear
-runs, NTK ensemble members, RNN seeds × lengths). :class:`Placement` lays that axis out:
+Every family trains many independent models along one leading axis (instances of a toy model, runs at
+several learning rates, ensemble members, seeds × training lengths). :class:`Placement` lays that axis out:
 
 * **over devices** — the axis is padded to a multiple of the device count and split with
   ``jax.shard_map`` over a one-axis :class:`jax.sharding.Mesh` (axis name
@@ -9,8 +9,8 @@ runs, NTK ensemble members, RNN seeds × lengths). :class:`Placement` lays that 
   with the same program; results equal the single-device run to float rounding (tested with 4 forced
   CPU devices).
 * **in groups** — on each device, ``group`` models are vectorised at once and the groups run one after
-  another (``lax.map``). On CPU this keeps a group's per-step arrays in cache (the superposition benchmark
-  is ≈ 1.5× faster at 16 models per group than with all 64 vectorised); it also bounds the temporaries of
+  another (``lax.map``). On CPU this keeps a group's per-step arrays in cache (a 64-model autoencoder
+  benchmark is ≈ 1.5× faster at 16 models per group than with all 64 vectorised); it also bounds the temporaries of
   one dispatched program. ``group=None`` vectorises the whole block (what a GPU wants).
 
 The default device count is every local device when there is more than one (``"auto"``) and is set with

@@ -1,4 +1,4 @@
-"""Run by ``test_sweep.py`` in a fresh process: a superposition sweep chunked at ``--max-batch`` (or whole),
+"""Run by ``test_toymodel_superposition.py`` in a fresh process: a superposition sweep chunked at ``--max-batch`` (or whole),
 reporting the process's resident memory before it and its peak during it (bytes, JSON)."""
 
 import argparse

@@ -1,0 +1,195 @@
+"""Figures of the superposition experiments, drawn only from the saved arrays (``arrays.npz``) and the settings.
+
+One function per experiment, ``(arrays, cfg) -> {file stem: Figure}``; ``python -m experiments plot NAME`` calls the
+same function on the arrays it loads, so the redrawn figures are the run's figures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from experiments.style import paper_title, pyplot
+
+__all__ = ["PHASE_COLOURS", "linear", "phase_diagram", "geometry", "scaling"]
+
+PHASE_COLOURS = ("#d9d9d9", "#4c72b0", "#dd8452")  # not represented, dedicated, superposition
+ELHAGE = "Elhage et al. 2022"
+
+
+def linear(arrays: dict, cfg) -> dict:
+    """Loss curves against L*, the kept features, and WᵀW of both models (seed 0)."""
+    plt = pyplot()
+    L_star = float(arrays["optimum_loss"])
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
+    ax = axes[0]
+    for act in ("linear", "relu"):
+        steps, rec = arrays[f"{act}_loss_curve_steps"], arrays[f"{act}_loss_curve"]
+        for s in range(rec.shape[0]):
+            ax.plot(
+                steps,
+                rec[s],
+                color="C0" if act == "linear" else "C1",
+                alpha=0.5,
+                label=f"{act} (simulation)" if s == 0 else None,
+            )
+    ax.axhline(L_star, color="k", ls="--", label="linear optimum L* (theory)")
+    ax.set(
+        xlabel="training step",
+        ylabel="training loss Σ I_i (x_i − x'_i)² per sample",
+        yscale="log",
+        title="loss vs the linear optimum",
+    )
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    idx = np.arange(cfg.n)
+    for j, act in enumerate(("linear", "relu")):
+        ax.bar(idx + (j - 0.5) * 0.35, np.linalg.norm(arrays[f"{act}_W"][0], axis=0), 0.35, label=f"{act} (seed 0)")
+    ax.step(idx, arrays["kept"].astype(float), where="mid", color="k", ls="--", label="theory: top-m kept")
+    ax.set(xlabel="feature i (importance 0.7^i)", ylabel="‖W_i‖", title="which features are kept")
+    ax.legend(fontsize=8)
+    for ax, act in zip(axes[2:], ("linear", "relu"), strict=True):
+        W = arrays[f"{act}_W"]
+        im = ax.imshow(np.einsum("smi,smj->sij", W, W)[0], cmap="RdBu_r", vmin=-1, vmax=1)
+        ax.set(title=f"WᵀW, {act} model (seed 0)", xlabel="feature j", ylabel="feature i")
+    fig.colorbar(im, ax=axes[2:], shrink=0.8)
+    paper_title(fig, "superposition_linear", f"{ELHAGE}, §2 'Demonstrating Superposition', dense features")
+    return {"linear_optimum": fig}
+
+
+def phase_diagram(arrays: dict, cfg) -> dict:
+    """Learned and analytic phase over density × relative importance; best trained loss vs the optimum."""
+    plt = pyplot()
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    dens, rel, loss_best = arrays["density"], arrays["relative_importance"], arrays["loss_best"]
+    phase_sim, phase_th, e_opt = arrays["phase_learned"], arrays["phase_theory"], arrays["energy_optimum"]
+    cmap = ListedColormap(PHASE_COLOURS)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    ext = [np.log10(rel[0]), np.log10(rel[-1]), np.log10(dens[0]), np.log10(dens[-1])]
+    for ax, ph, title in (
+        (axes[0], phase_sim, f"learned (best of {cfg.seeds} seeds)"),
+        (axes[1], phase_th, "theory (exact expected losses)"),
+    ):
+        ax.imshow(ph, origin="lower", cmap=cmap, vmin=0, vmax=2, extent=ext, aspect="auto", interpolation="nearest")
+        ax.set(xlabel="log10 relative importance r of feature 2", ylabel="log10 feature density 1 − S", title=title)
+    yy, xx = np.nonzero(~(phase_sim == phase_th))
+    dx = (ext[1] - ext[0]) / (cfg.grid - 1)
+    dy = (ext[3] - ext[2]) / (cfg.grid - 1)
+    axes[0].scatter(ext[0] + xx * dx, ext[2] + yy * dy, marker="x", color="k", s=25, label="≠ theory")
+    axes[0].legend(loc="lower right", fontsize=8)
+    axes[1].legend(
+        handles=[Patch(color=c, label=str(lab)) for c, lab in zip(PHASE_COLOURS, arrays["phase_names"], strict=True)],
+        loc="lower right",
+        fontsize=8,
+    )
+    ax = axes[2]
+    for j in range(0, cfg.grid, max(1, cfg.grid // 4)):
+        (line,) = ax.plot(dens, loss_best[:, j], "o", ms=4, label=f"trained, r={rel[j]:.2g}")
+        ax.plot(dens, e_opt[:, j], "-", color=line.get_color(), lw=1)
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="feature density 1 − S",
+        ylabel="expected loss per sample",
+        title="best trained loss (dots) vs analytic optimum (lines)",
+    )
+    ax.legend(fontsize=7)
+    paper_title(fig, "superposition_phase_diagram", f"{ELHAGE}, 'Superposition as a Phase Change', n = 2, m = 1")
+    return {"phase_diagram": fig}
+
+
+def _feature_dimensionality(arrays: dict, cfg):
+    plt = pyplot()
+    dens, D, Dstar, live = arrays["density"], arrays["D"], arrays["D_star"], arrays["represented"]
+    small, pred = arrays["in_small_group"], arrays["predicted_D"]
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.6), gridspec_kw={"width_ratios": [1.6, 1]})
+    ax = axes[0]
+    x = 1 / dens
+    for k in range(len(dens)):
+        d = D[k][live[k]]
+        ax.scatter(
+            np.full(d.shape, x[k]),
+            d,
+            s=8,
+            alpha=0.35,
+            color="C0",
+            label="feature dimensionality D_i (simulation)" if k == 0 else None,
+        )
+    ax.plot(x, Dstar, "k-", lw=2, label="dimensions per feature D* = m/‖W‖²")
+    for name, v in zip(arrays["sticky_fraction_names"], arrays["sticky_fraction_values"], strict=True):
+        ax.axhline(v, color="C3", lw=0.7, ls=":")
+        ax.text(x[-1] * 1.05, v, str(name), fontsize=7, va="center", color="C3")
+    ax.set(
+        xscale="log",
+        xlabel="1/(1 − S)  (inverse feature density)",
+        ylabel="dimensions per feature",
+        title=f"feature dimensionality, n={cfg.n}, m={cfg.m}; dotted: polytope fractions k/ℓ",
+        ylim=(0, 1.1),
+    )
+    ax.legend(fontsize=8, loc="lower left")
+    ax = axes[1]
+    ax.hist(D[small], bins=60, range=(0, 1.05), color="C0", alpha=0.7, label="measured D_i (groups ≤ 8)")
+    ax.hist(pred[small], bins=60, range=(0, 1.05), histtype="step", color="k", label="polytope theory k/ℓ")
+    ax.set(xlabel="feature dimensionality", ylabel="number of features", title="sticky fractions")
+    ax.legend(fontsize=8)
+    paper_title(fig, "superposition_geometry", f"{ELHAGE}, 'The Geometry of Superposition', feature dimensionality")
+    return fig
+
+
+def _heatmaps(arrays: dict, cfg):
+    plt = pyplot()
+    sp, W20, D20 = arrays["heatmap_sparsity"], arrays["W20"], arrays["D20"]
+    fig, axes = plt.subplots(2, len(sp), figsize=(2.6 * len(sp), 5.2))
+    axes = np.asarray(axes).reshape(2, len(sp))
+    for j in range(len(sp)):
+        im = axes[0, j].imshow(W20[j].T @ W20[j], cmap="RdBu_r", vmin=-1, vmax=1)
+        axes[0, j].set(title=f"S = {sp[j]:g}", xticks=[], yticks=[], xlabel="feature j")
+        norms = np.linalg.norm(W20[j], axis=0)
+        axes[1, j].barh(np.arange(20), norms, color=np.where(D20[j] > 0.9, "C0", "C3"))
+        axes[1, j].invert_yaxis()
+        axes[1, j].set(xlabel="‖W_i‖ (red: superposed)", xlim=(0, 1.3))
+    axes[0, 0].set_ylabel("WᵀW (features i, j)")
+    axes[1, 0].set_ylabel("feature i (I = 0.7^i)")
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
+    paper_title(fig, "superposition_geometry", f"{ELHAGE}, 'Demonstrating Superposition', n = 20, m = 5")
+    return fig
+
+
+def geometry(arrays: dict, cfg) -> dict:
+    """Feature dimensionality and D* across sparsity; the n = 20, m = 5 WᵀW heat maps."""
+    return {"feature_dimensionality": _feature_dimensionality(arrays, cfg), "WtW_heatmaps": _heatmaps(arrays, cfg)}
+
+
+def scaling(arrays: dict, cfg) -> dict:
+    """Loss vs width in both regimes, the strong regime's interference vs Welch, the represented fraction."""
+    plt = pyplot()
+    ms, L, L_unlearned = arrays["widths"], arrays["loss"], arrays["loss_unlearned"]
+    overlap, frac_rep, n = arrays["overlap"], arrays["fraction_represented"], cfg.n
+    Lm = L.mean(axis=2)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
+    ax = axes[0]
+    ax.loglog(ms, Lm[0], "o", color="C0", label=f"weak (γ = {cfg.weak_decay:g}), simulation")
+    ax.loglog(ms, arrays["loss_weak_theory"], "-", color="C0", label="theory: top-m represented, rest at their mean")
+    ax.loglog(ms, L_unlearned[0].mean(axis=1), "x", color="C0", ms=8, label="theory: from the learned represented set")
+    ax.loglog(ms, Lm[1], "s", color="C1", label=f"strong (γ = {cfg.strong_decay:g}), simulation")
+    c = Lm[1][0] * ms[0]
+    ax.loglog(ms, c / ms, "--", color="C1", label="∝ 1/m (strong theory)")
+    ax.set(
+        xlabel="hidden dimension m", ylabel="test loss (MSE per feature)", title=f"loss vs width, n={n}, α={cfg.alpha}"
+    )
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    ax.loglog(ms, np.nanmean(overlap[1], axis=1), "s", color="C1", label="strong: mean (Ŵ_i·Ŵ_j)², simulation")
+    ax.loglog(ms, arrays["welch"], "-", color="k", label="Welch bound (n−m)/(m(n−1))")
+    ax.loglog(ms, arrays["random_overlap"], ":", color="k", label="random unit vectors 1/m")
+    ax.set(xlabel="hidden dimension m", ylabel="mean squared overlap", title="interference of the embeddings")
+    ax.legend(fontsize=7)
+    ax = axes[2]
+    ax.semilogx(ms, frac_rep[0].mean(axis=1), "o-", label="weak")
+    ax.semilogx(ms, frac_rep[1].mean(axis=1), "s-", label="strong")
+    ax.semilogx(ms, ms / n, "k--", label="m/n (no superposition)")
+    ax.set(xlabel="hidden dimension m", ylabel="fraction of features with ‖W_i‖ > 0.5", title="represented features")
+    ax.legend(fontsize=7)
+    paper_title(fig, "superposition_scaling", "Liu, Liu & Gore 2025, Fig. 1 (arXiv:2505.10465v4), toy model")
+    return {"scaling": fig}
