@@ -14,7 +14,7 @@ from theory.common import ParameterError
 
 
 def _ode(s, u0, depth, ts):
-    """Reference: a tight DOP853 solve of du/dt = D u^(2-2/D) (s - u) (spec eq. 15)."""
+    """Reference: a tight DOP853 solve of du/dt = D u^(2-2/D) (s - u) (docs/families/deep_linear.md, eq. 15)."""
     rhs = lambda t, u: depth * np.abs(u) ** (2 - 2 / depth) * (s - u)
     sol = solve_ivp(rhs, (0, ts[-1]), [u0], t_eval=ts, rtol=1e-12, atol=1e-15, method="DOP853")
     return sol.y[0]
@@ -49,8 +49,8 @@ def test_limits(depth):
 
 
 @pytest.mark.parametrize("depth", [3, 4, 6, 10, 30, 99])
-def test_deep_learning_time_matches_spec_hyp2f1(depth):
-    # spec §3: t = (1/N)[I(uf) − I(u0)], I(u) = u^{1−p}/((1−p)s) ₂F₁(1, 1−p; 2−p; u/s), p = 2 − 2/N
+def test_deep_learning_time_matches_the_hyp2f1_form(depth):
+    # docs/families/deep_linear.md §3: t = (1/N)[I(uf) − I(u0)], I(u) = u^{1−p}/((1−p)s) ₂F₁(1, 1−p; 2−p; u/s), p = 2 − 2/N
     s, u0, uf = 1.5, 1e-3, 0.99 * 1.5
     p = 2 - 2 / depth
     i_ = lambda u: u ** (1 - p) / ((1 - p) * s) * hyp2f1(1, 1 - p, 2 - p, u / s)
@@ -59,20 +59,20 @@ def test_deep_learning_time_matches_spec_hyp2f1(depth):
     assert abs(got - ref) / ref < 1e-12
 
 
-def test_learning_time_spec_p8_numbers():
-    # spec P8: s = 1.5, u0 = 1e-3, uf = 0.99 s, λ = 1e-3: N = 5 → 14520.2 steps, N = 20 → 18759.4
+def test_learning_time_p8_numbers():
+    # docs/families/deep_linear.md P8: s = 1.5, u0 = 1e-3, uf = 0.99 s, λ = 1e-3: N = 5 → 14520.2 steps, N = 20 → 18759.4
     assert float(th.learning_time(1.5, 1e-3, depth=5, fraction=0.99)) / 1e-3 == pytest.approx(14520.2, abs=0.1)
     assert float(th.learning_time(1.5, 1e-3, depth=20, fraction=0.99)) / 1e-3 == pytest.approx(18759.4, abs=0.1)
 
 
-def test_learning_time_depth_non_monotone_spec():
-    # spec §3: with s = 1.5, u0 = 1e-3 (to 0.99 s): N = 2 → 3.97, N = 10 → 21.3, N = 99 → 6.0 (units of τ)
+def test_learning_time_depth_non_monotone():
+    # docs/families/deep_linear.md §3: with s = 1.5, u0 = 1e-3 (to 0.99 s): N = 2 → 3.97, N = 10 → 21.3, N = 99 → 6.0 (units of τ)
     got = [float(th.learning_time(1.5, 1e-3, depth=n, fraction=0.99)) for n in (2, 10, 99)]
     np.testing.assert_allclose(got, [3.97, 21.3, 6.0], rtol=5e-3)
 
 
 def test_eq17_is_only_asymptotic():
-    # spec §3: eq. 17 is 12 % off at N = 99 (s = 1.5, u0 = 1e-3, uf = 0.99 s) and the gap shrinks with N
+    # docs/families/deep_linear.md §3: eq. 17 is 12 % off at N = 99 (s = 1.5, u0 = 1e-3, uf = 0.99 s) and the gap shrinks with N
     gaps = []
     for n in (10, 99, 1000):
         exact = float(th.learning_time(1.5, 1e-3, depth=n, fraction=0.99))
@@ -122,8 +122,8 @@ def test_vectorised_broadcasting_and_jit():
 def test_half_time_formula():
     s, u0 = np.array([3.0, 0.25]), 1e-6
     np.testing.assert_allclose(th.learning_time(s, u0), np.log((s - u0) / u0) / (2 * s), rtol=1e-14)
-    # spec P3 quotes GD: n_half·s = 7467 … 6215 for s = 3 … 0.25, λ = 1e-3, u0 = 1e-6. The flow is earlier by
-    # the discretisation lag ≈ λs/2 relative (7457 for s = 3); the exact recursion reproduces the spec.
+    # docs/families/deep_linear.md P3 quotes GD: n_half·s = 7467 … 6215 for s = 3 … 0.25, λ = 1e-3, u0 = 1e-6. The flow is earlier by
+    # the discretisation lag ≈ λs/2 relative (7457 for s = 3); the exact recursion reproduces those numbers.
     n_half = np.asarray(th.discrete_learning_steps(s, u0, 1e-3))
     np.testing.assert_allclose(n_half * s, [7467, 6215], atol=1.5)
     np.testing.assert_allclose(th.learning_time(s, u0) * s / 1e-3 / (n_half * s), 1 - 1e-3 * s / 2, atol=2e-4)
@@ -131,7 +131,7 @@ def test_half_time_formula():
 
 # ---------------------------------------------------------------------------------------------- discrete time
 def test_discrete_recursion_half_steps_formula():
-    # spec §6.5: n_half ≈ ln((s−u0)/u0) / (2 ln(1 + λs)) within 1 step for λs ∈ {0.001 … 0.3}
+    # docs/families/deep_linear.md §6.5: n_half ≈ ln((s−u0)/u0) / (2 ln(1 + λs)) within 1 step for λs ∈ {0.001 … 0.3}
     for lam_s in (1e-3, 1e-2, 0.1, 0.3):
         s, u0 = 1.0, 1e-6
         n = int(th.discrete_learning_steps(s, u0, lam_s / s, fraction=0.5))
@@ -145,8 +145,8 @@ def test_discrete_trajectory_and_steps_agree():
     assert traj[n] >= 0.9 and traj[n - 1] < 0.9
 
 
-def test_discretisation_error_matches_spec_fit_depth2():
-    # spec §7: max_t |u_GD − u_flow|/s ≈ 0.106 λs ln(s/u0) (an empirical fit); first order gives ≈ 0.12
+def test_discretisation_error_matches_the_fit_depth2():
+    # docs/families/deep_linear.md §7: max_t |u_GD − u_flow|/s ≈ 0.106 λs ln(s/u0) (an empirical fit); first order gives ≈ 0.12
     for lam_s in (1e-3, 1e-2):
         pred = float(th.discretisation_error(1.0, 1e-6, lam_s, depth=2))
         fit = 0.106 * lam_s * np.log(1e6)
@@ -214,7 +214,7 @@ def test_effective_initial_strength_balanced_equals_u0():
 
 
 def test_hierarchy_spectrum_matches_exact_tree_covariance():
-    # spec P13 / §6.1: eigenvalues of C_ij = q^d(i,j) for the binary tree
+    # docs/families/deep_linear.md P13 / §6.1: eigenvalues of C_ij = q^d(i,j) for the binary tree
     for levels, p in [(3, 0.15), (5, 0.1), (4, 0.25)]:
         q = 1 - 2 * p
         n = 2**levels
@@ -229,7 +229,7 @@ def test_hierarchy_spectrum_matches_exact_tree_covariance():
         got = np.asarray(th.hierarchy_singular_values(levels, p, 1)) ** 2
         np.testing.assert_allclose(got, eig, rtol=1e-12, atol=1e-12)
         del i, j
-    # spec example: L = 5, p = 0.1, N_f = 1000
+    # docs/families/deep_linear.md §6.1 example: L = 5, p = 0.1, N_f = 1000
     s = np.asarray(th.hierarchy_singular_values(5, 0.1, 1000))
     np.testing.assert_allclose(s[[0, 1, 2, 4, 8, 16]], [81.0, 56.0, 46.5, 37.5, 28.7, 19.0], atol=0.06)
 

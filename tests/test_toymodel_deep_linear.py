@@ -52,7 +52,7 @@ def test_correlation_loss_equals_sample_loss():
 
 @pytest.mark.parametrize("depth, lr", [(2, 1e-2), (5, 2e-3)])
 def test_full_matrix_gd_equals_exact_recursion(depth, lr):
-    # spec P1: decoupled balanced init reproduces a ← a + η a^{D−1}(s − a^D) per mode to ≤ 1e-12
+    # docs/families/deep_linear.md P1: decoupled balanced init reproduces a ← a + η a^{D−1}(s − a^D) per mode to ≤ 1e-12
     s = jnp.array([2.0, 1.0, 0.5])
     task = dl.synthetic_task(jax.random.PRNGKey(4), s, 4, 3)
     widths = (4,) + (5,) * (depth - 1) + (3,)
@@ -109,8 +109,8 @@ def test_orthogonal_init_is_isometric_and_gaussian_is_not():
 
 
 @pytest.mark.parametrize("depth", [2, 4, 10])
-def test_stability_bound_spec_p9(depth):
-    # spec P9: a balanced mode started at 1.01 s converges at 0.9 × 2/(N s^{2−2/N}) and diverges at 1.1 ×
+def test_stability_bound_p9(depth):
+    # docs/families/deep_linear.md P9: a balanced mode started at 1.01 s converges at 0.9 × 2/(N s^{2−2/N}) and diverges at 1.1 ×
     s = jnp.array([1.3])
     task = dl.make_task(jnp.diag(s))
     params = dl.init_params(

@@ -2,7 +2,7 @@ r"""Exact learning dynamics of deep linear networks (Saxe, McClelland & Ganguli,
 
 Reference: A. M. Saxe, J. L. McClelland, S. Ganguli, *Exact solutions to the nonlinear dynamics of
 learning in deep linear neural networks*, arXiv:1312.6120 (v3). Equation numbers below are the paper's;
-section numbers (§) refer to ``shared/specs/deep_linear.md``.
+section numbers (§) and predictions (P1…P18) refer to ``docs/families/deep_linear.md``.
 
 Conventions (used by the whole toolkit)
 ---------------------------------------
@@ -18,8 +18,8 @@ Conventions (used by the whole toolkit)
 The paper uses *summed* correlations (Σ11 = Σ x xᵀ, Σ31 = Σ y xᵀ) with step λ and t = λ·step. The
 conversion happens in exactly one place, :func:`from_summed_convention`: scaling inputs and targets
 by √P makes our averaged loss equal to the paper's summed loss term by term, so weights, mode strengths,
-singular values, learning rates and times are all identical and every number of the paper and the
-spec carries over unchanged.
+singular values, learning rates and times are all identical and every number of the paper and of
+``docs/families/deep_linear.md`` carries over unchanged.
 
 Under these conventions one mode of a balanced, decoupled network obeys (eq. 15)
 
@@ -116,7 +116,7 @@ def _check_depth(depth):
 
 
 def max_stable_learning_rate(singular_value, depth=2):
-    r"""Largest stable GD step on one balanced mode (spec §3, paper App. B, eq. 41).
+    r"""Largest stable GD step on one balanced mode (docs/families/deep_linear.md §3, paper App. B, eq. 41).
 
     The Hessian's top eigenvalue at the optimum is :math:`D s^{2-2/D}`, so GD converges iff
     :math:`\eta < 2/(D\,s^{2-2/D})`. For D = 2 this is η < 1/s. Vectorised over both arguments.
@@ -264,9 +264,9 @@ def learning_time(singular_value, initial_strength, *, depth=2, fraction=0.5):
     * D = 1: :math:`t = \ln\frac{s-u_0}{s-u_f}`;
     * D = 2: :math:`t = \frac1{2s}\ln\frac{u_f(s-u_0)}{u_0(s-u_f)}` (eq. 11; half-time
       :math:`\frac1{2s}\ln\frac{s-u_0}{u_0}`);
-    * D ≥ 3 (closed form up to a smooth quadrature, spec §3): with p = 2 − 2/D and y = (u/s)^{1/D},
+    * D ≥ 3 (closed form up to a smooth quadrature, docs/families/deep_linear.md §3): with p = 2 − 2/D and y = (u/s)^{1/D},
       :math:`t = s^{-p}[F(y_f)-F(y_0)]`, :math:`F(y)=\frac{y^{2-D}}{2-D}-\frac1D\ln(1-y^D)+R(y)`,
-      :math:`R(y)=\int_0^y\frac{z(1-z^{D-2})}{1-z^D}dz`. This equals the spec's
+      :math:`R(y)=\int_0^y\frac{z(1-z^{D-2})}{1-z^D}dz`. This equals the ₂F₁ form
       :math:`\frac1D[I(u_f)-I(u_0)]`, :math:`I(u)=\frac{u^{1-p}}{(1-p)s}\,{}_2F_1(1,1-p;2-p;u/s)`.
 
     Note t·s is *not* constant across s: it carries the factor ln((s − u0)/u0).
@@ -340,18 +340,18 @@ def _discrete_args(singular_value, initial_strength, learning_rate, depth):
 
 
 def _discrete_step(a, s, lr, n):
-    """One GD step on a balanced mode: a ← a + η a^{D−1}(s − a^D) (spec §6.5), u = a^D."""
+    """One GD step on a balanced mode: a ← a + η a^{D−1}(s − a^D) (docs/families/deep_linear.md §6.5), u = a^D."""
     return a + lr * a ** (n - 1.0) * (s - a**n)
 
 
 def discrete_mode_trajectory(
     n_steps: int, singular_value, initial_strength, learning_rate, *, depth=2, record_every: int = 1
 ):
-    r"""Exact discrete-time trajectory of one balanced, decoupled mode under GD (spec §6.5).
+    r"""Exact discrete-time trajectory of one balanced, decoupled mode under GD (docs/families/deep_linear.md §6.5).
 
     Every layer carries a = u^{1/D} and GD on ½(s − a^D)² gives :math:`a_{n+1}=a_n+\eta a_n^{D-1}(s-a_n^D)`;
     for D = 2 this is :math:`u_{n+1}=u_n(1+\eta(s-u_n))^2`. Full-matrix GD from a balanced decoupled
-    initialisation reproduces it to rounding error (spec P1).
+    initialisation reproduces it to rounding error (docs/families/deep_linear.md P1).
 
     Returns:
         Array of shape (n_steps // record_every + 1, *broadcast_shape): u after 0, k, 2k, … steps.
@@ -407,7 +407,7 @@ def discretisation_error(singular_value, initial_strength, learning_rate, *, dep
     :math:`\Delta t = \frac\eta2\int f'/f\,da = \frac\eta2\ln\frac{f(a)}{f(a_0)}`, so
     :math:`|u_{GD}-u_{flow}| \approx |\dot u|\,|\Delta t|` with :math:`\dot u = D u^{2-2/D}(s-u)` and
     :math:`f = u^{1-1/D}(s-u)`. The maximum over the path (a grid in logit(u/s)) is returned.
-    For D = 2 it gives ≈ 0.12 η s² ln(s/u0), the spec's fitted 0.106 η s² ln(s/u0) (§7) plus the
+    For D = 2 it gives ≈ 0.12 η s² ln(s/u0), the fitted 0.106 η s² ln(s/u0) (§7) plus the
     O(η²) and log corrections. Neglected terms are O((η s^{2−2/D} D)²) relative.
 
     Returns:
@@ -493,7 +493,7 @@ def network_map(t, sigma_yx, initial_strengths, *, depth=2, sigma_yy=None) -> Ne
 
 
 def effective_initial_strength(w_in, w_out, sigma_yx):
-    r"""Effective u0 of each mode for a small *random* two-layer initialisation (spec §2.4).
+    r"""Effective u0 of each mode for a small *random* two-layer initialisation (docs/families/deep_linear.md §2.4).
 
     In the early (linear) phase a^α = W1 v_α and b^α = W2ᵀ u_α obey ȧ = s b, ḃ = s a exactly, so
     :math:`a\cdot b(t) \approx \tfrac14|a_0+b_0|^2e^{2st} - \tfrac14|a_0-b_0|^2e^{-2st}`: the logistic with
@@ -521,7 +521,7 @@ def effective_initial_strength(w_in, w_out, sigma_yx):
 
 
 def hierarchy_singular_values(levels: int, flip_prob: float, n_features: int):
-    r"""Expected singular values of Σyx for the branching-diffusion tree data (spec §6.1, PNAS 2019).
+    r"""Expected singular values of Σyx for the branching-diffusion tree data (docs/families/deep_linear.md §6.1, PNAS 2019).
 
     Items are the 2^levels leaves of a binary tree; each feature draws a ±1 sign at the root and every
     edge flips it with probability p. With q = 1 − 2p the item covariance per feature is

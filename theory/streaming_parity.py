@@ -3,13 +3,13 @@ r"""Streaming parity: automaton extraction and the effective theory of represent
 Reference: L. van Rossem & A. M. Saxe, *Algorithm Development in Neural Networks: Insights from the Streaming
 Parity Task*, ICML 2025 (arXiv:2507.09897). Public code: ``loekvanrossem/rnn_structure``.
 
-Sources actually used (the paper's text was **not** reachable from this workplace; there is no spec file
-for this family in ``../shared/specs``):
+Sources (``docs/families/streaming_parity.md`` sets the paper's text, the authors' code and this module side by
+side):
 
 * automaton extraction: the authors' ``source/data_analysis/automata.py`` (greedy grouping of hidden states
   closer than ``merge_distance_frac × ‖std‖``, default fraction 0.1; transitions read off the last input
   bit; Hopcroft minimisation with the output partition as the start);
-* the two-point effective theory: the authors' ``DNN/simulate.py`` (ODE in h = ‖Δh‖², y = ‖Δŷ‖²,
+* the two-point effective theory: the authors' ``source/simulate.py`` (ODE in h = ‖Δh‖², y = ‖Δŷ‖²,
   w = y − Δy*·Δŷ with effective learning rates η_h, η_y, fitted to the network), from van Rossem & Saxe
   2024, *When Representations Align*.
 * the extension to an RNN (counting the training continuations two prefixes share) is **derived here**

@@ -121,7 +121,7 @@ def synthetic_task(key: jax.Array, singular_values, n_in: int, n_out: int, *, dt
 
 
 def branching_diffusion_data(key: jax.Array, levels: int, flip_prob: float, n_features: int, *, dtype=None):
-    """Hierarchical items of Saxe et al. Fig. 3 / PNAS 2019 (spec §6.1), in the paper's summed convention.
+    """Hierarchical items of Saxe et al. Fig. 3 / PNAS 2019 (docs/families/deep_linear.md §6.1), in the paper's summed convention.
 
     A binary tree with 2^levels leaves (items); each feature draws a ±1 sign at the root and every edge
     flips it with probability ``flip_prob``; an item's feature value is the sign at its leaf.
@@ -185,7 +185,7 @@ def init_params(
     """Initial weights for a deep linear network with layer sizes ``widths`` = (N1, h1, …, N3).
 
     Schemes:
-        * ``"decoupled"``: balanced and decoupled (spec §1.5, §3): W_l = R_{l+1} D_l R_lᵀ with R_1 = V,
+        * ``"decoupled"``: balanced and decoupled (docs/families/deep_linear.md §1.5, §3): W_l = R_{l+1} D_l R_lᵀ with R_1 = V,
           R_{D+1} = U from ``task``, Haar-random hidden rotations, and every layer carrying
           a_α = u0_α^{1/D} on mode α, so mode α starts at strength u0_α = ``initial_strength``
           (scalar or per mode). Modes beyond the narrowest layer start at 0. ``scale`` is unused.
