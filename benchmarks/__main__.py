@@ -31,8 +31,10 @@ def main(argv=None) -> int:
     found = available()
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("name", choices=sorted(found), help="which benchmark to run")
-    args, rest = parser.parse_known_args(argv)
-    return found[args.name].main(rest)
+    if argv and argv[0] in found:  # NAME --help is the benchmark's own help, not this one
+        return found[argv[0]].main(argv[1:])
+    parser.parse_args(argv)  # no or unknown NAME: usage, or the one-line choice error
+    return 2
 
 
 if __name__ == "__main__":
