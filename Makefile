@@ -2,10 +2,10 @@
 #   make reproduce   set up .venv, run every experiment at quick size, write results/report.md
 #   make test        set up .venv, run the default test suite
 #   make test-oracle set up .venv-oracle (pinned: Python 3.11, jax 0.5.3, neural-tangents 0.6.5) and run the
-#                    oracle tests, then compare freshly regenerated golden files with experiments/ntk_permutation/golden/
-#   make golden      rewrite experiments/ntk_permutation/golden/*.npz from the oracle environment
-#   make bench-torch set up .venv-torch (Python 3.11, torch 2.13.0 CPU build) and run the PyTorch peer of the
-#                    superposition benchmark (benchmarks/torch_peer/superposition.py) at the default sizes
+#                    oracle tests, then compare freshly regenerated golden files with the committed experiments/*/golden/
+#   make golden      rewrite the golden files (experiments/*/golden/*.npz) from the oracle environment
+#   make bench-torch set up .venv-torch (Python 3.11, torch 2.13.0 CPU build) and run every PyTorch peer
+#                    (benchmarks/torch_peer/*.py), each at its JAX benchmark's default sizes
 #   make lint        ruff check and ruff format --check
 #   make reproduce FULL=1   paper-scale settings (hours on CPU; see README)
 #   make reproduce FULL=1 GPU=1   the same with the CUDA 12 jax (pip extra "gpu")
@@ -72,7 +72,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 bench-torch: $(TORCH_VENV)/.installed
-	$(TORCH_VENV)/bin/python benchmarks/torch_peer/superposition.py --instances 64 --n 20 --m 5 --batch 1024 --steps 300
+	for peer in benchmarks/torch_peer/*.py; do $(TORCH_VENV)/bin/python $$peer || exit 1; done  # each at its JAX benchmark's default sizes
 
 clean:
 	rm -rf $(OUT) .pytest_cache
