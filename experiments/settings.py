@@ -119,6 +119,8 @@ def validate(cfg, prefix: str = "") -> None:
         if "nested" in f.metadata:
             validate(value, key + ".")
             continue
+        if isinstance(value, tuple) and not value and f.default:
+            raise ConfigError(f"{key} must not be empty")
         items = value if isinstance(value, tuple) else (value,)
         bounds, choices = f.metadata.get("bounds") or {}, f.metadata.get("choices")
         for x in items:

@@ -140,26 +140,35 @@ def compute_golden() -> dict[str, dict[str, np.ndarray]]:
     """
     import jax
 
-    from theory import ntk_permutation as th
-    from toymodels import ntk_permutation as tm
-
     nt = import_neural_tangents()
     if nt is None:
         raise ModuleNotFoundError("neural-tangents is not importable here; build the oracle env: make test-oracle")
     if not jax.config.jax_enable_x64:
         raise RuntimeError("compute_golden needs float64: enable jax_enable_x64 first")
     out: dict[str, dict[str, np.ndarray]] = {name: {"meta": _meta()} for name in GOLDEN_FILES}
+    out["kernels"].update(_golden_kernels())
+    out["gp"].update(_golden_gp(nt))
+    out["empirical"].update(_golden_empirical(nt))
+    return out
 
+
+def _golden_kernels() -> dict[str, np.ndarray]:
+    out = {}
     for k, width, n_gauss in KERNEL_CASES:
         x = kernel_inputs(k, n_gauss)
-        out["kernels"][f"k{k}_x"] = x
-        out["kernels"][f"k{k}_width"] = np.array(width)
+        out[f"k{k}_x"] = x
+        out[f"k{k}_width"] = np.array(width)
         for tag, (par, w_std, b_std) in {"A": ("ntk", 1.0, None), "B": ("standard", 1.0, 0.0)}.items():
             kern = nt_kernel_fn(par, w_std, b_std, width, k)(x, None, ("nngp", "ntk"))
-            out["kernels"][f"k{k}_{tag}_nngp"] = np.asarray(kern.nngp, np.float64)
-            out["kernels"][f"k{k}_{tag}_ntk"] = np.asarray(kern.ntk, np.float64)
+            out[f"k{k}_{tag}_nngp"] = np.asarray(kern.nngp, np.float64)
+            out[f"k{k}_{tag}_ntk"] = np.asarray(kern.ntk, np.float64)
+    return out
 
-    gp = out["gp"]
+
+def _golden_gp(nt) -> dict[str, np.ndarray]:
+    from theory import ntk_permutation as th
+
+    gp = {}
     x = np.asarray(th.normalize_inputs(th.all_binary_inputs(GP_K)), np.float64)
     X, Y = (np.asarray(a, np.float64) for a in th.training_set(np.array(GP_PERM)))
     gp["x"], gp["times"] = x, np.asarray(GP_TIMES)
@@ -178,8 +187,16 @@ def compute_golden() -> dict[str, dict[str, np.ndarray]]:
     )(t=None, x_test=xp, get="nngp", compute_cov=True)
     gp["posterior_x"], gp["posterior_mean"] = xp, np.asarray(post.mean, np.float64)
     gp["posterior_cov"] = np.asarray(post.covariance, np.float64)
+    return gp
 
-    emp = out["empirical"]
+
+def _golden_empirical(nt) -> dict[str, np.ndarray]:
+    import jax
+
+    from theory import ntk_permutation as th
+    from toymodels import ntk_permutation as tm
+
+    emp = {}
     k, n = EMPIRICAL_K, EMPIRICAL_WIDTH
     x = np.asarray(th.normalize_inputs(th.all_binary_inputs(k)), np.float64)
     emp["x"] = x
@@ -198,7 +215,7 @@ def compute_golden() -> dict[str, dict[str, np.ndarray]]:
         ref = nt.empirical_ntk_fn(apply_fn, trace_axes=(), vmap_axes=0)(x, None, nt_params)
         emp[f"{par}_W1"], emp[f"{par}_W2"] = np.asarray(p.W1, np.float64), np.asarray(p.W2, np.float64)
         emp[f"{par}_ntk"] = np.asarray(ref, np.float64)
-    return out
+    return emp
 
 
 # ----------------------------------------------------------------------------------------------
