@@ -59,7 +59,7 @@ def test_gp_mean_and_covariance_match_golden(name):
 
 
 def test_standard_limit_is_the_nngp_posterior_golden():
-    # (B) at n → ∞ with σ_b = 0: Θ ∝ K, so the trained ensemble is the Bayesian NNGP posterior (spec §5, §10).
+    # (B) at n → ∞ with σ_b = 0: Θ ∝ K, so the trained ensemble is the Bayesian NNGP posterior (docs/families/ntk_permutation.md §5, §10).
     data = oracle.load_golden("gp")
     x = th.all_binary_inputs(oracle.POSTERIOR_K)
     perm = np.array(oracle.POSTERIOR_PERM)

@@ -1,4 +1,4 @@
-"""Closed-form NTK permutation theory: the spec's golden values, a direct kernel-regression solve, the sign rule
+"""Closed-form NTK permutation theory: the golden values of docs/families/ntk_permutation.md, a direct kernel-regression solve, the sign rule
 on hand-worked k = 3 cases, ensemble sizes, and input validation. neural-tangents (the float64 oracle) is compared
 in test_oracle_neural_tangents.py (live) and test_golden_neural_tangents.py (its stored outputs)."""
 
@@ -25,7 +25,7 @@ def test_kernel_special_values():
     np.testing.assert_allclose(kern.nngp[off], 1 / (2 * np.pi * k), rtol=1e-14)
 
 
-GOLDEN = [  # spec §6: kernel, k, s, μ_on, μ_off, σ (6 decimals), z_on, z_off (as printed, as strings)
+GOLDEN = [  # docs/families/ntk_permutation.md §6: kernel, k, s, μ_on, μ_off, σ (6 decimals), z_on, z_off (as printed, as strings)
     ("A", 5, 2, 0.560632, -0.014640, 0.115042, "4.873", "0.1273"),
     ("A", 10, 3, 0.421555, -0.021547, 0.095642, "4.408", "0.2253"),
     ("A", 30, 2, 0.571005, -0.004267, 0.046257, "12.34", "0.0922"),
@@ -184,13 +184,13 @@ def test_ensemble_sizes_match_spec_table():
     ks = (5, 10, 20, 30, 50)
     assert [th.ensemble_size_single(k, 0.1, net=A) for k in ks] == [205, 333, 579, 840, 1400]
     assert [th.ensemble_size_single(k, 0.1, net=B) for k in ks] == [28, 58, 121, 190, 339]
-    # M_all (exact-margin union bound): spec 455, 801, 1469, 2182, 3721 / 61, 139, 307, 493, 899; ±1 member for
-    # the spec's rounding of the margins.
+    # M_all (exact-margin union bound): reference table 455, 801, 1469, 2182, 3721 / 61, 139, 307, 493, 899; ±1 member for
+    # the table's rounding of the margins.
     assert np.all(
         np.abs(np.array([th.ensemble_size_all(k, 0.1, net=A) for k in ks]) - [455, 801, 1469, 2182, 3721]) <= 1
     )
     assert np.all(np.abs(np.array([th.ensemble_size_all(k, 0.1, net=B) for k in ks]) - [61, 139, 307, 493, 899]) <= 1)
-    # crude uniform-margin bound: spec 911, 1550, 3485, 6229, 14098 (A) — within 0.5 % (the spec rounds z_min).
+    # crude uniform-margin bound: reference table 911, 1550, 3485, 6229, 14098 (A) — within 0.5 % (the table rounds z_min).
     crude = np.array([th.ensemble_size_bound_all(k, 0.1, net=A) for k in ks])
     np.testing.assert_allclose(crude, [911, 1550, 3485, 6229, 14098], rtol=5e-3)
     for k in ks:

@@ -39,7 +39,7 @@ def test_members_independent_and_reproducible(trained):
 def test_training_reaches_the_predicted_residual(trained):
     # The default schedule contracts the infinite-width slow mode by 1e-6. At n = 256 the kernel moves by O(n^−1/2)
     # during these large steps (η = N/λ_max), so the final loss is well above the linearised 1e-13 (measured
-    # 2e-11 – 2e-10). What the sign rule needs (spec pitfall 5) is a residual far below the smallest off-margin
+    # 2e-11 – 2e-10). What the sign rule needs (docs/families/ntk_permutation.md pitfall 5) is a residual far below the smallest off-margin
     # |β_{5,2}| = 0.150544/(5 + 2π − 1) ≈ 0.0146: loss ≤ 1e-8 means a residual ≤ √(2N·1e-8) ≈ 7e-4 in the worst
     # coordinate, 20× below it.
     assert trained.loss.shape == (8, 5)

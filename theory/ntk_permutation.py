@@ -4,7 +4,7 @@ Reference
 ---------
 G. Giapitzakis, A. Back de Luca, K. Fountoulakis, *Exact Learning of Permutations for Nonzero Binary Inputs
 with Logarithmic Training Size and Quadratic Ensemble Complexity*, arXiv:2502.16763 (2025); public code
-``opallab/permlearn`` (PyTorch). Section numbers "§n" below refer to ``shared/specs/ntk_permutation.md``.
+``opallab/permlearn`` (PyTorch). Section numbers "§n" below refer to ``docs/families/ntk_permutation.md``.
 
 Setup
 -----
@@ -299,7 +299,7 @@ def kernels(x1, x2=None, *, net: Network = NTK_PARAMETERIZATION) -> Kernels:
     .. math:: K=\sigma_w^2E[\phi\phi]+\sigma_b^2,\qquad \Theta_A=K+\sigma_w^2qE[\phi'\phi'],\qquad
               \Theta_B=nE[\phi\phi]+1+\sigma_w^2E[\phi'\phi'](x\cdot x'+1)
 
-    (arc-cosine moments; §4 of the spec, Cho & Saul 2009; Jacot et al. 2018). Equal to neural-tangents'
+    (arc-cosine moments; docs/families/ntk_permutation.md §4, Cho & Saul 2009; Jacot et al. 2018). Equal to neural-tangents'
     ``stax.serial(Dense(n, W_std=σ_w, b_std=σ_b), Relu(), Dense(k, W_std=σ_w, b_std=σ_b))`` with
     ``parameterization`` = ``net.parameterization`` (``b_std=None`` for no biases).
 
@@ -444,7 +444,7 @@ def gp_mean(
 
     .. math:: \mu_t(x) = \Theta(x,X)\,\Theta_{XX}^{-1}\,(I-e^{-\eta\Theta_{XX}t/N})\,Y,\qquad X=I_k,\ Y=P^T
 
-    (Lee et al. 2019; §5 of the spec). With ``t = steps = None`` this is t → ∞, where the sign rule recovers
+    (Lee et al. 2019; docs/families/ntk_permutation.md §5). With ``t = steps = None`` this is t → ∞, where the sign rule recovers
     Px exactly for every nonzero binary input (§6). Equal to neural-tangents'
     ``predict.gradient_descent_mse_ensemble(kernel_fn, X, Y, learning_rate=η)(t, x, 'ntk')``.
 
@@ -483,7 +483,7 @@ def gp_covariance(
     .. math:: \Sigma_t(x,x') = K(x,x') + A\,K_{XX}A'^T - A\,K(X,x') - K(x,X)\,A'^T,\quad
               A=\Theta(x,X)\Theta_{XX}^{-1}(I-E_t)
 
-    (Lee et al. 2019; §5 of the spec). The full output covariance is Σ ⊗ I_k. At t → ∞ the training inputs
+    (Lee et al. 2019; docs/families/ntk_permutation.md §5). The full output covariance is Σ ⊗ I_k. At t → ∞ the training inputs
     have zero variance; in the standard-parameterisation limit Σ_∞ is the NNGP posterior covariance.
 
     Args:
@@ -613,7 +613,7 @@ def basis_solution(
     .. math:: \sigma^2=\kappa_1+(\kappa_1-\kappa_0)[s\,\mathrm{on}^2+(k-s)\,\mathrm{off}^2]
               +\kappa_0(s\,\mathrm{on}+(k-s)\,\mathrm{off})^2-2[\kappa_s s\,\mathrm{on}+\kappa_0(k-s)\,\mathrm{off}]
 
-    (§6 of the spec). At t → ∞: α_s = (τ_s−τ₀)/(τ₁−τ₀) and β_{k,s} = τ₀(1−sα_s)/(τ₁+(k−1)τ₀), so
+    (docs/families/ntk_permutation.md §6). At t → ∞: α_s = (τ_s−τ₀)/(τ₁−τ₀) and β_{k,s} = τ₀(1−sα_s)/(τ₁+(k−1)τ₀), so
     β < 0 < α + β for 2 ≤ s ≤ k: the sign rule is exact.
 
     Args:
@@ -793,7 +793,7 @@ def ensemble_size_single(k: int, delta: float = 0.1, *, ones: int = 2, net: Netw
     """Smallest M with P(correct | M) ≥ 1 − δ for one input with ``ones`` ones, under the exact GP (§8).
 
     2-hot inputs are the hardest (their off-coordinates have the smallest margin), so ``ones=2`` is the
-    single-input requirement for the worst input; it grows like k log k (spec §13 item 10).
+    single-input requirement for the worst input; it grows like k log k (docs/families/ntk_permutation.md §13 item 10).
     """
     _check_delta(delta)
     k = int(check_int(k, "k", minimum=2))

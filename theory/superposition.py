@@ -9,8 +9,8 @@ References
   arXiv:2505.10465, public code ``liuyz0/SuperpositionScaling`` — loss-vs-width scaling in the weak
   and strong superposition regimes.
 
-There is no ``shared/specs/superposition.md``; the setups below were taken from the papers and their
-public code (read through the search tool) and are recorded here.
+The setups below were taken from the papers and their public code; ``docs/families/superposition.md`` sets them
+side by side with the toolkit's settings and its departures.
 
 Conventions
 -----------

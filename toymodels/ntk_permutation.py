@@ -9,7 +9,7 @@ k → n → k ReLU network in one of two parameterisations (:class:`theory.ntk_p
   :math:`W_1\sim N(0,\sigma_w^2/k)`, :math:`W_2\sim N(0,\sigma_w^2/n)`, biases N(0, σ_b²), trainable.
 
 Weights are **Gaussian** (not truncated, not uniform): with one-hot inputs a first-layer pre-activation is a
-sum of very few weights, so the arc-cosine kernels hold only for Gaussian weights (spec §2).
+sum of very few weights, so the arc-cosine kernels hold only for Gaussian weights (docs/families/ntk_permutation.md §2).
 
 Training: full-batch gradient descent (``optax.sgd``) on the k permuted basis vectors with
 :math:`L=\lVert f(X)-Y\rVert^2/(2N)`, N = k² (neural-tangents' convention: one step is Δt = 1 of the theory's

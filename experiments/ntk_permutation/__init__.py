@@ -9,7 +9,7 @@ Registered experiments (``python -m experiments describe NAME`` lists every sett
 * ``ntk_ensemble_convergence``: ensembles of M trained networks against the GP: error of the ensemble mean vs M
   (predicted exactly from ``gp_covariance``), member variance, the mean's trajectory over training, vs width.
 * ``ntk_ensemble_complexity``: accuracy vs M and the smallest M for exact recovery (one input; all inputs) from
-  trained ensembles vs the GP; the k log k and k² laws; the public code's published numbers (spec §9) against
+  trained ensembles vs the GP; the k log k and k² laws; the public code's published numbers (docs/families/ntk_permutation.md §9) against
   the GP surrogate of both parameterisations.
 
 Layout: ``settings.py`` (the settings of every experiment), one module per experiment (``kernel_agreement``,
@@ -17,7 +17,7 @@ Layout: ``settings.py`` (the settings of every experiment), one module per exper
 (drawn from the saved arrays), ``common.py`` (shared helpers and the public code's numbers) and ``oracle.py``
 (neural-tangents, live or golden files).
 
-Section numbers "§n" refer to ``shared/specs/ntk_permutation.md``.
+Section numbers "§n" refer to ``docs/families/ntk_permutation.md``.
 """
 
 from __future__ import annotations

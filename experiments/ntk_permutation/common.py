@@ -1,5 +1,5 @@
 """Helpers shared by the NTK permutation experiments: the two parameterisations, input sets, permutations and the
-public code's published numbers (spec §9)."""
+public code's published numbers (docs/families/ntk_permutation.md §9)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ __all__ = [
 PARAMS = {"A": th.NTK_PARAMETERIZATION, "B": th.STANDARD_PARAMETERIZATION}
 LABEL = {"A": "(A) NTK param.", "B": "(B) standard param."}
 
-# ---- published numbers of the public code (opallab/permlearn results/**/results.csv; spec §9) ---------------
+# ---- published numbers of the public code (opallab/permlearn results/**/results.csv; docs/families/ntk_permutation.md §9) ---------------
 #: Exp 1: first M with accuracy ≥ 0.9 on 1000 random 2-hot inputs, k = 2..30 (n = 50,000, seed 2).
 REPO_EXP1_STOP = dict(
     zip(
@@ -76,7 +76,7 @@ REPO_ACCURACY = {
 }
 #: Final logged "error" (MSE of the mean against Px/‖Px‖): {(k, M): error}.
 REPO_ERROR = {(10, 69): 0.00211, (10, 129): 0.00205, (30, 175): 4.68e-4, (30, 318): 4.64e-4}
-#: Training protocol of the public code is unstable (2ηλ_max/k² > 2, spec §3) for these k.
+#: Training protocol of the public code is unstable (2ηλ_max/k² > 2, docs/families/ntk_permutation.md §3) for these k.
 REPO_UNSTABLE_K = (2, 3)
 
 

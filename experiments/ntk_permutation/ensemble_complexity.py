@@ -1,5 +1,5 @@
 """``ntk_ensemble_complexity``: accuracy vs M and the smallest M for exact recovery from trained ensembles vs the GP;
-the k log k and k² laws; the public code's published numbers (spec §9) against the GP surrogate.
+the k log k and k² laws; the public code's published numbers (docs/families/ntk_permutation.md §9) against the GP surrogate.
 
 Stages: :func:`theory_curves` evaluates the exact ensemble sizes; :func:`simulate` trains the pools and repeats
 their analysis on GP draws (the surrogate); :func:`pool_statistics` reduces both; :func:`repo_protocol` runs the
@@ -190,14 +190,14 @@ def theory_checks(cfg: ComplexityConfig, tag: str, t: dict) -> list[Check]:
             0.99,
             f"{LABEL[tag]}: R² of M_1(k) = a·k ln k + b over k = 5..{cfg.theory_k_max} (M_1: smallest M with "
             f"P(2-hot input exact) ≥ {level}, exact GP; fit a = {coef[0]:.3g}, b = {coef[1]:.3g}). The paper's "
-            "'linearithmic' claim; 0.99 is the spec's criterion (§13 item 10), a margin.",
+            "'linearithmic' claim; 0.99 is the criterion of docs/families/ntk_permutation.md §13 item 10, a margin.",
         ),
         Check.at_most(
             f"all_inputs_growth_{tag}",
             abs(exp_all - klogk_exp),
             0.1,
             f"{LABEL[tag]}: local exponent d ln M_all/d ln k between k = 200 and 400 ({exp_all:.3f}) minus that of "
-            f"k ln k ({klogk_exp:.3f}); M_all = the exact-margin union bound over all inputs. The spec (§8) derives "
+            f"k ln k ({klogk_exp:.3f}); M_all = the exact-margin union bound over all inputs. docs/families/ntk_permutation.md §8 derives "
             "M_all ∝ k ln k asymptotically (1/z² → const for s ≈ k/2), so the exponent is k ln k's, not 2; 0.1 "
             "allows for the O(1/ln k) corrections still present at k = 300 (a margin).",
         ),
@@ -355,7 +355,7 @@ def _pool_arrays(cfg: ComplexityConfig, tag: str, sim_tag: dict, stats: dict) ->
     return arrays
 
 
-# ---- the public code's numbers (spec §9) against the GP surrogate ----------------------------------------------
+# ---- the public code's numbers (docs/families/ntk_permutation.md §9) against the GP surrogate ----------------------------------------------
 def repo_protocol(cfg: ComplexityConfig, seed: int, ctx: RunContext) -> dict:
     """``{(tag, k): (accuracy, error)}`` of ``repo_runs`` GP-surrogate replicates of the public code's protocol."""
     key = jax.random.key(seed)
@@ -446,7 +446,7 @@ def _repo_error_checks(stats: dict) -> list[Check]:
             "max relative deviation of the public code's final logged error (MSE of the mean vs Px/‖Px‖) from the (B) "
             "prediction floor + σ²/M, over "
             + ", ".join(f"(k={k}, M={M}): {d:+.3f}" for (k, M), d in zip(REPO_ERROR, dev_B, strict=True))
-            + ". 0.2 is the spec's margin (§13 item 8), not a derivation: the surrogate's own s.d. of this error is "
+            + ". 0.2 is the margin of docs/families/ntk_permutation.md §13 item 8, not a derivation: the surrogate's own s.d. of this error is "
             "≈0.7 % at k = 30, so deviations of a few % there are a real gap between the code's runs and the "
             "infinite-width GP (reported, not explained).",
         ),
@@ -456,7 +456,7 @@ def _repo_error_checks(stats: dict) -> list[Check]:
             0.2,
             "min over the same points of |relative deviation| from the (A) prediction: the public code trains the "
             "standard parameterisation, whose GP is the NNGP posterior; the NTK-parameterisation GP must miss every "
-            "point by more than the 0.2 margin above (pitfall 1 of the spec): "
+            "point by more than the 0.2 margin above (pitfall 1 of docs/families/ntk_permutation.md §15): "
             + ", ".join(f"{d:+.2f}" for d in dev_A)
             + ".",
         ),

@@ -63,7 +63,7 @@ def recovery(cfg: RecoveryConfig, seed: int, ctx: RunContext) -> dict:
 
 
 def margins(cfg: RecoveryConfig) -> dict:
-    """Smallest sign margins min(α + β, −β) up to ``margin_k_max`` and the β_{k,2} constants of the spec's table."""
+    """Smallest sign margins min(α + β, −β) up to ``margin_k_max`` and the β_{k,2} constants of the table in docs/families/ntk_permutation.md §6."""
     kk, ss = np.meshgrid(np.arange(2, cfg.margin_k_max + 1), np.arange(2, cfg.margin_k_max + 1), indexing="ij")
     valid = ss <= kk
     out = {}
@@ -77,7 +77,7 @@ def margins(cfg: RecoveryConfig) -> dict:
 
 
 def finite_time(cfg: RecoveryConfig, seed: int) -> dict:
-    """Finite time (spec §6, §13 item 11): the off-mean B_t of 2-hot inputs is positive before u* e-folds."""
+    """Finite time (docs/families/ntk_permutation.md §6, §13 item 11): the off-mean B_t of 2-hot inputs is positive before u* e-folds."""
     key = jax.random.key(seed)
     net_a = PARAMS["A"]
     u_star = th.offset_sign_flip(cfg.flip_k, 2, net=net_a)
@@ -156,7 +156,7 @@ def _exact_checks(cfg: RecoveryConfig, rec: dict, marg: dict) -> list[Check]:
             max(float(np.max(np.abs(const_A + 0.150544))), float(np.max(np.abs(const_B + 0.282399)))),
             1e-6,
             "max over k = 2..300 of |β_{k,2}(k + 2π − 1) + 0.150544| (A) and |β_{k,2}(k + π − 1) + 0.282399| (B): "
-            "the spec's closed forms (§6 table), given to 6 decimals, hence 1e-6.",
+            "the closed forms of docs/families/ntk_permutation.md (§6 table), given to 6 decimals, hence 1e-6.",
         ),
     ]
 

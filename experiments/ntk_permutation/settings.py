@@ -39,7 +39,9 @@ class RecoveryConfig:
         50000, "width of the finite-width standard-parameterisation NTK also checked (the public code's n)", ge=1
     )
     margin_k_max: int = setting(300, "β_{k,s} < 0 < α_s + β_{k,s} is checked in closed form for 2 ≤ s ≤ k ≤ this", ge=2)
-    flip_k: int = setting(10, "k of the finite-time sign-flip check (spec §13 item 11)", ge=3)
+    flip_k: int = setting(
+        10, "k of the finite-time sign-flip check (docs/families/ntk_permutation.md §13 item 11)", ge=3
+    )
     threshold: float = setting(
         1e-10,
         "rounding threshold ε of 1[μ > ε]; training inputs have off-means that are 0 "
@@ -105,7 +107,7 @@ class ComplexityConfig:
     # the public code's published runs cover k = 2..30 (common.REPO_EXP1_STOP)
     repo_ks: tuple = setting(
         (4, 6, 8, 10, 12, 15, 20, 25, 30),
-        "k of the public code's runs compared with the (B) GP surrogate (spec §9)",
+        "k of the public code's runs compared with the (B) GP surrogate (docs/families/ntk_permutation.md §9)",
         full=tuple(range(2, 31)),
         ge=2,
         le=30,
