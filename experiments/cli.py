@@ -61,17 +61,6 @@ def _parser() -> argparse.ArgumentParser:
         description="Run simulation and theory, write OUT/NAME/{summary.json, *.png, arrays.npz} "
         "and OUT/report.md. Finished runs with the same settings are skipped.",
     )
-    pl = sub.add_parser(
-        "plot",
-        help="redraw a finished experiment's figures from its saved arrays (no recomputation)",
-        description="Redraw the figures of OUT/NAME from OUT/NAME/arrays.npz and the settings in "
-        "OUT/NAME/summary.json; nothing is recomputed.",
-    )
-    pl.add_argument("name", help="experiment name, or 'all' (every finished experiment under --out)")
-    pl.add_argument("--out", default="results", metavar="DIR", help="the run's output folder (default: results/)")
-    pl.add_argument(
-        "--to", default=None, metavar="DIR", help="write the figures here (with 'all': DIR/NAME/; default: OUT/NAME/)"
-    )
     r.add_argument("name", help="experiment name, or 'all'")
     r.add_argument(
         "--quick", action="store_true", help="use the quick (CI-sized) settings instead of the full, paper-scale ones"
@@ -88,6 +77,26 @@ def _parser() -> argparse.ArgumentParser:
         help="override one setting (Python literal), repeatable; see 'describe NAME' for the keys",
     )
     r.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_scale_out(r)
+    _add_plot(sub)
+    return p
+
+
+def _add_plot(sub) -> None:
+    pl = sub.add_parser(
+        "plot",
+        help="redraw a finished experiment's figures from its saved arrays (no recomputation)",
+        description="Redraw the figures of OUT/NAME from OUT/NAME/arrays.npz and the settings in "
+        "OUT/NAME/summary.json; nothing is recomputed.",
+    )
+    pl.add_argument("name", help="experiment name, or 'all' (every finished experiment under --out)")
+    pl.add_argument("--out", default="results", metavar="DIR", help="the run's output folder (default: results/)")
+    pl.add_argument(
+        "--to", default=None, metavar="DIR", help="write the figures here (with 'all': DIR/NAME/; default: OUT/NAME/)"
+    )
+
+
+def _add_scale_out(r) -> None:
     scale = r.add_argument_group("scale-out (see README, 'Scaling out')")
     scale.add_argument(
         "--devices",
@@ -130,7 +139,6 @@ def _parser() -> argparse.ArgumentParser:
     scale.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="address of process 0 (multi-host)")
     scale.add_argument("--num-processes", type=_pos_int, default=None, metavar="P", help="processes in all")
     scale.add_argument("--process-id", type=int, default=None, metavar="I", help="this process, 0 <= I < P")
-    return p
 
 
 def _int_at_least(minimum: int, what: str = "expected an integer"):

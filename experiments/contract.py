@@ -423,31 +423,46 @@ def _run_experiment(name: str, *, out_dir, quick: bool, seed: int, force: bool, 
         warning = diverged[0] + (f" (and {len(diverged) - 1} more training runs)" if len(diverged) > 1 else "")
         ctx.log(f"[{name}] WARNING {warning}")
     writer = jax.process_index() == 0  # multi-host: every host computes its share, host 0 writes
+    figures = _write_outputs(exp, cfg, result, out, writer)
+    run = {"size": "quick" if quick else "full", "seed": seed, "digest": digest, "started": started}
+    summary = _summary(exp, cfg, result, run, runtime, warning, figures)
+    if writer:
+        atomic_write_json(out / "summary.json", summary)  # last: its presence marks a finished run
+    status = "all checks passed" if summary["passed"] else "SOME CHECKS FAILED"
+    ctx.log(f"[{name}] {status} ({len(result.checks)} checks, {runtime:.1f} s)")
+    return {**summary, "skipped": False}
 
+
+def _write_outputs(exp: Experiment, cfg, result: Result, out: Path, writer: bool) -> list[str]:
+    """Figures (drawn from the arrays as they will be saved) and ``arrays.npz``; returns the figure file names."""
     if writer:
         out.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.asarray(v) for k, v in result.arrays.items()}
     if exp.figures is not None:
         if result.figures:
-            raise RuntimeError(f"{name}: figures are drawn by its figures(arrays, config), not returned by run")
+            raise RuntimeError(f"{exp.name}: figures are drawn by its figures(arrays, config), not returned by run")
         figs = exp.figures(arrays, cfg)  # from exactly what arrays.npz will hold, as `plot NAME` redraws them
     else:
         figs = result.figures
     figures = _write_figures(out, figs, writer)
     if arrays and writer:
         _atomic_npz(out / "arrays.npz", arrays)
+    return figures
+
+
+def _summary(exp: Experiment, cfg, result: Result, run: dict, runtime: float, warning, figures: list) -> dict:
     env = environment()
-    summary = {
-        "experiment": name,
+    return {
+        "experiment": exp.name,
         "description": exp.description,
-        "size": "quick" if quick else "full",
-        "seed": seed,
+        "size": run["size"],
+        "seed": run["seed"],
         "config": config_dict(cfg),
-        "config_hash": digest,
+        "config_hash": run["digest"],
         "code_hash": code_fingerprint(),
         "versions": env["versions"],
         "device": env["device"],
-        "started": started.isoformat(timespec="seconds"),
+        "started": run["started"].isoformat(timespec="seconds"),
         "runtime_s": round(runtime, 3),
         "passed": all(c.passed for c in result.checks),
         "warning": warning,
@@ -457,11 +472,6 @@ def _run_experiment(name: str, *, out_dir, quick: bool, seed: int, force: bool, 
         "arrays": "arrays.npz" if result.arrays else None,
         "schema": SCHEMA_VERSION,
     }
-    if writer:
-        atomic_write_json(out / "summary.json", summary)  # last: its presence marks a finished run
-    status = "all checks passed" if summary["passed"] else "SOME CHECKS FAILED"
-    ctx.log(f"[{name}] {status} ({len(result.checks)} checks, {runtime:.1f} s)")
-    return {**summary, "skipped": False}
 
 
 def _write_figures(out: Path, figs: dict, writer: bool) -> list[str]:
