@@ -130,8 +130,18 @@ def test_initial_record_and_finish():
     assert engine.train(dataclasses.replace(job, family=StateOnly()), jax.random.key(0)).info == {"done": True}
 
 
+@dataclass(frozen=True)
+class PerModel(Regression):
+    """The same family without statistics across models, whose chunks a sweep can merge."""
+
+    def reduce(self, records, valid):
+        return records, None
+
+
 def test_sweep_equals_one_call_and_resumes(tmp_path):
-    job = _job(n=7)
+    with pytest.raises(ParameterError, match="pass outputs="):  # statistics across models do not merge over chunks
+        engine.sweep(_job(n=7), jax.random.key(2), max_batch=3)
+    job = dataclasses.replace(_job(n=7), family=PerModel())
     whole = engine.train(job, jax.random.key(2))
     parts = engine.sweep(job, jax.random.key(2), max_batch=3, work_dir=tmp_path)
     np.testing.assert_allclose(parts.records["w"], whole.records["w"], rtol=1e-12)
