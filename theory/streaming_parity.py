@@ -1,81 +1,80 @@
-r"""Streaming parity: automaton extraction and the effective theory of representational merger.
+r"""Streaming parity: automata read off a network, and the effective theory of representational merger.
 
 Reference: L. van Rossem & A. M. Saxe, *Algorithm Development in Neural Networks: Insights from the Streaming
-Parity Task*, ICML 2025 (arXiv:2507.09897). Public code: ``loekvanrossem/rnn_structure``.
+Parity Task*, ICML 2025 (PMLR 267:60764–60791; arXiv:2507.09897). Equation, section and appendix numbers below are
+the paper's; ``docs/families/streaming_parity.md`` sets the paper, the authors' code and this module side by side.
 
-Sources (``docs/families/streaming_parity.md`` sets the paper's text, the authors' code and this module side by
-side):
+Automata (paper §2.2, App. A)
+-----------------------------
+:func:`extract_automaton` groups the hidden states of all sequences up to a length into states (Eq. 12: vectors
+closer than ε are one state; the authors' greedy grouping), reads the transitions off the recurrent map and the
+outputs off the readout; :func:`minimize` merges indistinguishable states (Moore partition refinement, the same
+partition as Hopcroft's Algorithm 1); :func:`computes_parity` decides whether an automaton computes streaming parity
+on **every** input. :func:`merge_distance` is ε: a fraction of the norm of the per-unit standard deviation of the
+representations (App. C.1: 0.01, the standard deviation pooled over all epochs of the run; the Fig. 9 notebook:
+0.1 of the final network's).
 
-* automaton extraction: the authors' ``source/data_analysis/automata.py`` (greedy grouping of hidden states
-  closer than ``merge_distance_frac × ‖std‖``, default fraction 0.1; transitions read off the last input
-  bit; Hopcroft minimisation with the output partition as the start);
-* the two-point effective theory: the authors' ``source/simulate.py`` (ODE in h = ‖Δh‖², y = ‖Δŷ‖²,
-  w = y − Δy*·Δŷ with effective learning rates η_h, η_y, fitted to the network), from van Rossem & Saxe
-  2024, *When Representations Align*.
-* the extension to an RNN (counting the training continuations two prefixes share) is **derived here**
-  from those two ingredients; it follows the mechanism the paper describes (prefixes that agree on every
-  future output attract, more strongly the more training data follows them) but its constants are this
-  module's, not the paper's. Every approximation is named below.
+Interaction model at the moving midpoint (paper §3.2–3.3, App. B.1–B.3)
+-----------------------------------------------------------------------
+Two sequences s₁, s₂ with representations h₁, h₂ are treated as free vectors, and the outputs of the N
+continuations c_i that both s₁c_i and s₂c_i have in the data as free smooth maps, linearised at the moving mean
+(Eq. 2/13): y(s_α c_i) = ȳ_i + ½D_i(h_α − h_¬α). Gradient flow on the mean squared loss (Eq. 3/14) with effective
+rates 1/τ_h (representations; 1/τ_h = 1/τ_h1 + 1/τ_h2) and 1/τ_y (decoders) closes, under the Ansatz that dh = h₂ − h₁
+only changes length (Eq. 17), on three scalars (Eq. 4 = Eq. 20, :func:`midpoint_rhs`):
 
-Automata
---------
-:func:`extract_automaton` turns the hidden states of all prefixes up to a length into a (partial) Moore
-machine; :func:`minimize` merges indistinguishable states (Moore partition refinement, which gives the same
-partition as Hopcroft's algorithm); :func:`computes_parity` decides whether an automaton computes streaming
-parity on **every** input, of any length.
+.. math::
+   \tfrac{d}{dt}\|dh\|^2 &= -\tfrac{1}{2\tau_h}\langle w\rangle,\\
+   \tfrac{d}{dt}\langle\|dy\|^2\rangle &= -\tfrac12\big(\tfrac{\|dh\|^2}{N\tau_y}
+        + \tfrac{\langle\|dy\|^2\rangle}{\tau_h\|dh\|^2}\big)\langle w\rangle,\\
+   \tfrac{d}{dt}\langle w\rangle &= -\tfrac{1}{4N\tau_y}\big(3\langle w\rangle - \langle\|dy\|^2\rangle
+        + \langle\|y^*_2-y^*_1\|^2\rangle\big)\|dh\|^2
+        - \tfrac{1}{4\tau_h}\tfrac{\langle w\rangle}{\|dh\|^2}\big(\langle\|dy\|^2\rangle + \langle w\rangle\big),
 
-Effective theory of merger
---------------------------
-Two prefixes s₁, s₂ that agree on all future outputs (same parity) have representations h₁, h₂ and, for
-every continuation c in the training set, outputs ŷ(s₁c), ŷ(s₂c) with equal targets. Write
-h = ‖h₁ − h₂‖² and y_c = ‖ŷ(s₁c) − ŷ(s₂c)‖². Assumptions (A1–A3):
+with dy_i = D_i dh and w_i = ‖dy_i‖² − dy_iᵀ(y*₂,i − y*₁,i). Its only valid stable fixed point gives the final
+distance (Eq. 5, :func:`final_distance`) ‖dh(∞)‖² = ½A_high + √(¼A_high² + A_low²) with (Eq. 6, :func:`a_high`,
+:func:`a_low`) A_high = ‖dh(0)‖² − (Nτ_y/τ_h)⟨‖dy_i(0)‖²⟩/‖dh(0)‖² and A_low = √(Nτ_y/τ_h)·√⟨‖y*₂ − y*₁‖²⟩; a pair
+merges iff A_low = 0 and A_high < 0 (Eq. 7, :func:`merges`). At zero distance the reduced system has one positive
+and one negative eigenvalue whenever A_low > 0 (Eq. 32, :func:`saddle_eigenvalues`; the printed values are twice
+the rates of Eq. 23, see there): disagreeing pairs are repelled. For agreeing pairs (App. B.3) the invariant of Eq. 22
+(:func:`dy2_from_dh2`) reduces Eq. 20 to the Bernoulli equation Eq. 34, solved by Eq. 35
+(:func:`agreeing_trajectory`).
 
-* (A1) *smooth, free representations* (the "arbitrary smooth map" assumption of van Rossem & Saxe 2024):
-  gradient flow moves each representation along −η_h ∂L/∂h with an effective rate; the maps from a
-  representation to the outputs after c are locally linear, ŷ(s_i c) ≈ D_c h_i + const;
-* (A2) *aligned decoders*: D_c acts on Δh only through its component along Δh (rank one along Δh, the
-  approximation that closes the two-point system); the decoders themselves learn at an effective rate
-  η_y, which shrinks Δŷ_c without moving h;
-* (A3) *symmetric continuations*: every one of the N shared continuations starts with the same y_c = y
-  and has the same loss weight (true for the authors' data set, where each distinct sequence of length
-  1…L appears once).
+**Unequal weights and decoder rates (derived here).** With per-continuation decoder rates 1/τ_{y,i} and any
+per-point loss weights (the per-length minibatches of the paper's training give sequences of different lengths
+different weights), the same steps give, for an agreeing pair with symmetric weights, u_i = ‖dy_i‖²/‖dh‖² decaying
+as u_i(0)·exp(−c_i ∫‖dh‖² dt/τ_{y,i}) and ‖dh‖² → ‖dh(0)‖² − Σ_i (τ_{y,i}/τ_h) u_i(0): the weights cancel and
+A_high = ‖dh(0)‖² − Σ_i (τ_{y,i}/τ_h)‖dy_i(0)‖²/‖dh(0)‖² (:func:`a_high_general`), which is Eq. 6 when all τ_{y,i}
+are equal. (Unequal weights of the two points of one continuation reduce to their harmonic mean once ȳ_i has
+relaxed; the paper's decoupled ȳ_i dynamics, Eq. 16, are exact only for equal weights.)
 
-With a = η_h, b = η_y (both per unit loss weight) the two-point ODE with equal targets
-(dy2 = 0, so w = y) becomes, summed over the N continuations,
+**Scaling (Eqs. 8–9).** With initial weights at a scale where the recurrent map shrinks squared distances by G < 1
+per step, ‖dh(0)‖² ∝ G^m, m = min(m₁, m₂), and ⟨‖dy_i(0)‖²/‖dh(0)‖²⟩ ∝ G^n, n the shortest continuation; a pair
+merges iff its targets agree on every continuation and C < N·G^(n−m) (:func:`scaling_merges`), C an architecture
+constant. :func:`fit_initial_scaling` measures c_h and G from the representations at initialisation
+(log‖dh(0)‖² = log c_h + m log G), so that C = c_h τ_h/(c_y τ_y) follows from quantities measured before training.
 
-.. math::  \dot h = -aNy, \qquad \dot y = -y\,(b\,h + aN\,y/h).
+Fixed expansion point (paper §5.2–5.3, App. B.4)
+-----------------------------------------------
+Expanding at the t = 0 mean instead, y(s_α c_i) = b_i + D_i h_α (Eq. 10/36), with representations moving along one
+direction v (h_α scalars, Eq. 39), gradient flow on Eq. 37 with rates 1/τ_h1, 1/τ_h2, 1/τ_y (D) and 1/τ_b (b)
+closes on nine scalars (Eq. 42, :func:`fixed_point_rhs`; loss Eq. 43, :func:`fixed_point_loss`): h₁, h₂, ⟨bᵀDv⟩,
+⟨bᵀy*₁⟩, ⟨bᵀy*₂⟩, ⟨‖b‖²⟩, ⟨‖Dv‖²⟩, ⟨y*₁ᵀDv⟩, ⟨y*₂ᵀDv⟩. Agreeing pairs with unequal rates 1/τ_h1 ≠ 1/τ_h2 first move
+apart and then merge; with equal rates the distance only shrinks (Eqs. 48–49: the printed text says "can only
+increase", the equations carry the minus sign; this module follows the equations); disagreeing pairs only move
+apart (Fig. 10). The representation rate grows with the sequence length, 1/τ_h ∝ length (App. D.3, Eq. 51): the
+authors' Fig. 10 uses 1/τ_hα = lr·length_α, 1/τ_y = lr, 1/τ_b = lr/4.
 
-It has the invariant :math:`y/h - \beta h = \kappa` with :math:`\beta = b/(aN)`, hence the closed form
-(:func:`merger_trajectory`)
-
-.. math::  h(t) = \frac{\kappa h_0}{(\kappa+\beta h_0)e^{aN\kappa t} - \beta h_0},\quad
-           y(t) = h(t)\,(\kappa + \beta h(t)),\quad \kappa = y_0/h_0 - \beta h_0,
-
-and the **merger condition** (:func:`final_distance`, :func:`critical_count`):
-
-.. math::  h_\infty = \max\!\left(0,\; h_0 - \frac{aN y_0}{b h_0}\right), \qquad
-           \text{merge} \iff N \ge N_c = \frac{b h_0^2}{a y_0}.
-
-The residual distance falls **linearly** in the number of shared continuations and vanishes at N_c.
-For prefixes of lengths m₁, m₂ trained on all sequences of length ≤ L the shared continuations are those of
-length 0…L − max(m₁, m₂) (:func:`continuation_count`): :math:`N = 2^{L-\max(m_1,m_2)+1}-1`. So with a fixed
-N_c, pairs merge iff :math:`\max(m_1, m_2) \le m^*(L) = L + 1 - \log_2(N_c+1)`: the merger boundary moves
-one-for-one with L (:func:`merger_boundary`).
-
-**Generalisation transition.** If every pair of agreeing prefixes up to length 2 merges (ε ~ "0" ~ "00" ~ "11"
-and "1" ~ "01" ~ "10"), the merged representations form a closed two-state automaton: the transition from
-the odd state on 0 lands on the odd state, etc., so the network computes parity at every length. With the
-one-for-one boundary this needs :math:`m^*(L)\ge 2`, i.e. (:func:`critical_train_length`)
-
-.. math::  L_c = 1 + \lceil \log_2(N_c + 1) \rceil .
-
-N_c is not known a priori for a real network (h₀, y₀ and the effective rates are emergent): the experiments
-calibrate it on one quantity and test the others. The general, unequal-weight system
-(:func:`merger_ode_rhs`, integrated by :func:`integrate_merger_ode`) drops (A3).
+Closing the automaton under predicted merges (paper §4.2–4.4)
+------------------------------------------------------------
+:func:`merge_closure` closes a set of merging pairs of prefixes under equivalence and right extension (merged
+representations go to the same place under the recurrent map, so s₁ ~ s₂ implies s₁x ~ s₂x), and
+:func:`quotient_automaton` builds the automaton of the closed classes on the prefix tree; it is finite (every
+transition defined) only if enough pairs merge, and then :func:`computes_parity` says whether it generalises.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax
@@ -88,6 +87,7 @@ __all__ = [
     "Automaton",
     "prefix_index",
     "prefix_strings",
+    "prefix_lengths",
     "merge_distance",
     "extract_automaton",
     "minimize",
@@ -97,13 +97,27 @@ __all__ = [
     "mod_counter_automaton",
     "agreeing_pairs",
     "continuation_count",
-    "critical_count",
+    "midpoint_rhs",
+    "midpoint_loss",
+    "a_high",
+    "a_high_general",
+    "a_low",
     "final_distance",
-    "merger_trajectory",
-    "merger_ode_rhs",
-    "integrate_merger_ode",
-    "merger_boundary",
-    "critical_train_length",
+    "merges",
+    "critical_count",
+    "saddle_eigenvalues",
+    "dy2_from_dh2",
+    "agreeing_trajectory",
+    "fixed_point_rhs",
+    "fixed_point_loss",
+    "fixed_point_state",
+    "fixed_point_vector_loss",
+    "FIXED_POINT_VARIABLES",
+    "rk4",
+    "fit_initial_scaling",
+    "scaling_merges",
+    "merge_closure",
+    "quotient_automaton",
 ]
 
 
@@ -177,25 +191,42 @@ def _n_prefixes_to_length(n: int) -> int:
     return max_length
 
 
-def merge_distance(hidden, fraction: float = 0.1) -> float:
-    """The authors' merge threshold: ``fraction`` × ‖per-dimension standard deviation over prefixes‖."""
+def prefix_lengths(max_length: int) -> np.ndarray:
+    """Length of every prefix of length 0…max_length in :func:`prefix_index` order."""
+    check_int(max_length, "max_length", minimum=0)
+    return np.concatenate([np.full(2**m, m) for m in range(max_length + 1)])
+
+
+def merge_distance(hidden, fraction: float = 0.01) -> float:
+    """The merge threshold ε (Eq. 12): ``fraction`` × ‖per-unit standard deviation‖ of the representations.
+
+    ``hidden`` (…, n, P): every leading axis is pooled, so passing the states of every checkpoint gives the paper's
+    threshold (App. C.1: fraction 0.01, the standard deviation over all epochs; the authors' ``std`` is pandas'
+    sample standard deviation, ddof = 1); one checkpoint and fraction 0.1 give the Fig. 9 notebook's.
+    """
     check_range(fraction, "fraction", low=0.0, low_inclusive=False)
     h = np.asarray(hidden, float)
-    return float(fraction * np.linalg.norm(h.std(axis=0)))
+    if h.ndim < 2 or h.shape[-2] < 2:
+        raise ParameterError(f"hidden must have shape (..., n >= 2, P); got {h.shape}")
+    return float(fraction * np.linalg.norm(h.reshape(-1, h.shape[-1]).std(axis=0, ddof=1)))
 
 
-def extract_automaton(hidden, outputs, *, fraction: float = 0.1, threshold: float | None = None) -> Automaton:
+def extract_automaton(
+    hidden, outputs, *, fraction: float = 0.01, threshold: float | None = None, order: str = "label"
+) -> Automaton:
     """Automaton read off the hidden states of every prefix of length 0…L (the authors' procedure).
 
     Args:
         hidden: (2^(L+1) − 1, P) hidden states in :func:`prefix_index` order (index 0: the initial state).
         outputs: (same, K) network outputs; a state's output is the majority argmax over its non-empty prefixes
             (a group holding only the empty prefix gets −1: the task emits nothing before the first bit).
-        fraction: merge threshold as a fraction of ‖std‖ (:func:`merge_distance`), the authors' default 0.1.
-        threshold: an absolute merge distance instead of ``fraction``.
+        fraction: merge threshold as a fraction of ‖std‖ of these states (:func:`merge_distance`).
+        threshold: an absolute merge distance instead of ``fraction`` (e.g. the paper's, pooled over epochs).
+        order: the order prefixes are grouped in: ``"label"`` (the authors': their labels sorted as strings,
+            '0' < '00' < … < '1' < …, the empty prefix last) or ``"index"`` (:func:`prefix_index` order).
 
-    Prefixes are visited in index order; each joins the first existing group whose first member lies closer
-    than the threshold, else opens a new group (the authors' greedy grouping). The transition of group G on
+    Each prefix in turn joins the first existing group whose first member lies closer than the threshold, else
+    opens a new group (the authors' greedy grouping, ``group_activations``). The transition of group G on
     bit x goes to the group of s·x for s in G (majority when they disagree; ``conflicts`` counts
     disagreements). Prefixes of the maximal length have no outgoing transitions (undefined, −1) unless their
     group also holds shorter prefixes.
@@ -209,19 +240,25 @@ def extract_automaton(hidden, outputs, *, fraction: float = 0.1, threshold: floa
     max_length = _n_prefixes_to_length(h.shape[0])
     thr = merge_distance(h, fraction) if threshold is None else float(threshold)
     check_range(thr, "threshold", low=0.0)
-    reps: list[np.ndarray] = []
+    if order not in ("label", "index"):
+        raise ParameterError(f"order must be 'label' or 'index'; got {order!r}")
+    visit = range(h.shape[0])
+    if order == "label":
+        labels = prefix_strings(max_length)
+        visit = sorted(range(1, h.shape[0]), key=lambda i: labels[i]) + [0]
+    # squared distances from a Gram matrix (one matmul), then the greedy pass only compares with group leaders
+    sq = np.sum(h * h, axis=1)
+    close = (sq[:, None] + sq[None, :] - 2.0 * h @ h.T) < thr * thr
+    leaders: list[int] = []
     group = np.empty(h.shape[0], int)
-    for i, v in enumerate(h):
-        if reps:
-            d = np.linalg.norm(np.asarray(reps) - v, axis=1)
-            j = int(np.argmax(d < thr)) if np.any(d < thr) else -1
+    for i in visit:
+        hit = np.flatnonzero(close[i, leaders]) if leaders else ()
+        if len(hit):
+            group[i] = int(hit[0])
         else:
-            j = -1
-        if j < 0:
-            reps.append(v)
-            j = len(reps) - 1
-        group[i] = j
-    n = len(reps)
+            leaders.append(i)
+            group[i] = len(leaders) - 1
+    n = len(leaders)
     votes = np.zeros((n, 2, n + 1), int)  # (group, bit, target group)
     n_internal = 2**max_length - 1  # prefixes of length < L have children
     for i in range(n_internal):
@@ -340,9 +377,6 @@ def computes_parity(aut: Automaton) -> bool:
     return _equivalent_on_all_inputs(aut, parity_automaton())
 
 
-# ----------------------------------------------------------------------------------------------
-# effective theory of merger
-# ----------------------------------------------------------------------------------------------
 def agreeing_pairs(max_length: int, *, min_length: int = 1) -> np.ndarray:
     """All pairs (i, j), i < j, of prefixes of length min_length…max_length with equal parity (for streaming
     parity, prefixes with equal parity agree on every future output; those with unequal parity on none).
@@ -358,8 +392,9 @@ def agreeing_pairs(max_length: int, *, min_length: int = 1) -> np.ndarray:
 
 
 def continuation_count(m1, m2, train_length):
-    """N = 2^(L − max(m₁, m₂) + 1) − 1: the continuations (of length 0…L − max) that both prefixes keep inside
-    the training set (all sequences of length 1…L). 0 where max(m₁, m₂) > L. Vectorised."""
+    """N = 2^(L − max(m₁, m₂) + 1) − 1: the continuations c (of length 0…L − max) with s₁c and s₂c both in a training
+    set of every sequence of length 1…L (0 where max(m₁, m₂) > L). Vectorised. The empty continuation counts: the
+    sequences s₁, s₂ are data points themselves (for the empty prefix use 2^(L−m+1) − 2, since it has no output)."""
     m = np.maximum(np.asarray(m1), np.asarray(m2))
     L = np.asarray(train_length)
     check_int(m, "prefix length", minimum=0)
@@ -367,121 +402,342 @@ def continuation_count(m1, m2, train_length):
     return np.where(m <= L, 2.0 ** (L - m + 1) - 1, 0.0)
 
 
-def critical_count(h0, y0, a, b):
-    """N_c = b h₀² / (a y₀): the number of shared continuations at which the pair merges."""
-    h0, y0 = as_float(h0, "h0"), as_float(y0, "y0")
-    a, b = as_float(a, "a"), as_float(b, "b")
-    for v, n in ((h0, "h0"), (y0, "y0"), (a, "a"), (b, "b")):
-        check_range(v, n, low=0.0, low_inclusive=False)
-    return b * h0**2 / (a * y0)
+# ----------------------------------------------------------------------------------------------
+# interaction model at the moving midpoint (Eqs. 2–7, 20–35)
+# ----------------------------------------------------------------------------------------------
+def _positive(x, name):
+    x = as_float(x, name)
+    check_range(x, name, low=0.0, low_inclusive=False)
+    return x
 
 
-def final_distance(h0, y0, a, b, n):
-    """h∞ = max(0, h₀ − a N y₀ / (b h₀)): squared distance left when the output differences have decayed."""
-    h0, y0 = as_float(h0, "h0"), as_float(y0, "y0")
-    a, b, n = as_float(a, "a"), as_float(b, "b"), as_float(n, "n")
-    check_range(h0, "h0", low=0.0, low_inclusive=False)
-    check_range(y0, "y0", low=0.0)
-    check_range(a, "a", low=0.0)
-    check_range(b, "b", low=0.0, low_inclusive=False)
-    check_range(n, "n", low=0.0)
-    return jnp.maximum(0.0, h0 - a * n * y0 / (b * h0))
+def _nonneg(x, name):
+    x = as_float(x, name)
+    check_range(x, name, low=0.0)
+    return x
 
 
-def merger_trajectory(t, h0, y0, a, b, n):
-    """Closed-form (h(t), y(t)) of the symmetric reduced system ḣ = −aNy, ẏ = −y(bh + aNy/h).
+def midpoint_rhs(dh2, dy2, w, *, tau_h, tau_y, n, target_gap=0.0):
+    """Right-hand side of Eq. 20 (= Eq. 4): time derivatives of (‖dh‖², ⟨‖dy_i‖²⟩, ⟨w_i⟩).
 
-    Vectorised over ``t`` and (broadcastable) parameters. See the module docstring for the derivation.
+    Args (broadcastable arrays): dh2 = ‖dh‖² > 0; dy2 = ⟨‖dy_i‖²⟩ ≥ 0; w = ⟨w_i⟩; tau_h, tau_y > 0 the effective
+    time constants (1/τ_h = 1/τ_h1 + 1/τ_h2); n ≥ 1 the number of shared continuations N; target_gap =
+    ⟨‖y*₂,i − y*₁,i‖²⟩ ≥ 0 (0 for a pair that agrees on every continuation, where ⟨w⟩ = ⟨‖dy‖²⟩: Eq. 33).
     """
-    t = as_float(t, "t")
-    check_range(t, "t", low=0.0)
-    h0, y0 = as_float(h0, "h0"), as_float(y0, "y0")
-    a, b, n = as_float(a, "a"), as_float(b, "b"), as_float(n, "n")
-    check_range(h0, "h0", low=0.0, low_inclusive=False)
-    check_range(y0, "y0", low=0.0)
-    check_range(a, "a", low=0.0, low_inclusive=False)
-    check_range(b, "b", low=0.0, low_inclusive=False)
-    check_range(n, "n", low=0.0, low_inclusive=False)
-    r = a * n
-    beta = b / r
-    kappa = y0 / h0 - beta * h0
-    x = r * kappa * t
-    # h = κ h0 / ((κ + β h0) e^{x} − β h0); written with expm1 so that κ → 0 is exact: h0 / (1 + β h0 r t …)
-    small = jnp.abs(kappa) < 1e-300
-    safe_k = jnp.where(small, 1.0, kappa)
-    denom = jnp.where(small, 1.0 + beta * h0 * r * t, jnp.exp(x) + beta * h0 * jnp.expm1(x) / safe_k)
-    h = h0 / denom
-    y = h * (kappa + beta * h)
-    return h, y
+    dh2, dy2, w = _positive(dh2, "dh2"), _nonneg(dy2, "dy2"), as_float(w, "w")
+    tau_h, tau_y, n, gap = (
+        _positive(tau_h, "tau_h"),
+        _positive(tau_y, "tau_y"),
+        _positive(n, "n"),
+        _nonneg(target_gap, "target_gap"),
+    )
+    ny = 1.0 / (n * tau_y)
+    d_dh2 = -0.5 / tau_h * w
+    d_dy2 = -0.5 * (ny * dh2 + dy2 / (tau_h * dh2)) * w
+    d_w = -0.25 * ny * (3.0 * w - dy2 + gap) * dh2 - 0.25 / tau_h * w / dh2 * (dy2 + w)
+    return d_dh2, d_dy2, d_w
 
 
-def merger_ode_rhs(h, y, a, b, weights):
-    """Right-hand side of the general reduced system (drops A3): continuation c has loss weight ω_c and its own
-    output difference y_c; ḣ = −a Σ ω_c y_c, ẏ_c = −y_c (b ω_c h + a Σ_c' ω_c' y_c' / h)."""
-    s = jnp.sum(weights * y, axis=-1)
-    dh = -a * s
-    dy = -y * (b * weights * h[..., None] + (a * s / h)[..., None])
-    return dh, dy
+def midpoint_loss(h1, h2, ybar, D, y1, y2):
+    """The free-parameter loss of Eq. 14 whose gradient flow Eq. 20 reduces: L = ½⟨‖ȳ_i + ½D_i(h_α − h_¬α) −
+    y*_α,i‖²⟩ over the 2N points (α = 1, 2; i = 1…N).
+
+    Shapes: h1, h2 (P,); ybar (N, K); D (N, K, P); y1, y2 (N, K) the targets after s₁ and s₂. With P = 1 the Ansatz
+    of Eq. 17 holds exactly, so gradient flow on this loss (rates 1/τ_h1, 1/τ_h2 on h1, h2 and 1/τ_y on D) is an
+    independent realisation of Eq. 20 (the ȳ_i decouple, Eq. 16).
+    """
+    r1 = ybar + 0.5 * jnp.einsum("nkp,p->nk", D, h1 - h2) - y1
+    r2 = ybar + 0.5 * jnp.einsum("nkp,p->nk", D, h2 - h1) - y2
+    return 0.5 * 0.5 * (jnp.mean(jnp.sum(r1**2, axis=-1)) + jnp.mean(jnp.sum(r2**2, axis=-1)))
 
 
-def integrate_merger_ode(h0, y0, a, b, weights, t_max: float, n_steps: int = 4000):
-    """Integrate :func:`merger_ode_rhs` with classical RK4 in ``lax.scan`` (log-variables, so h and y stay
-    positive); returns (times (n_steps+1,), h (n_steps+1,), y (n_steps+1, K))."""
+def a_high(dh2_0, dy2_0, *, tau_h, tau_y, n):
+    """A_high = ‖dh(0)‖² − (Nτ_y/τ_h)⟨‖dy_i(0)‖²⟩/‖dh(0)‖² (Eq. 6 = Eq. 25; ``dy2_0`` is the mean over the N
+    continuations). The final distance of an agreeing pair is max(0, A_high)."""
+    dh2_0, dy2_0 = _positive(dh2_0, "dh2_0"), _nonneg(dy2_0, "dy2_0")
+    tau_h, tau_y, n = _positive(tau_h, "tau_h"), _positive(tau_y, "tau_y"), _nonneg(n, "n")
+    return dh2_0 - n * tau_y / tau_h * dy2_0 / dh2_0
+
+
+def a_high_general(dh2_0, dy2_0, *, tau_h, tau_y):
+    """A_high with a decoder rate per continuation: ‖dh(0)‖² − Σ_i (τ_{y,i}/τ_h)‖dy_i(0)‖²/‖dh(0)‖² (derived in the
+    module docstring; Eq. 6 when every τ_{y,i} = τ_y). ``dy2_0`` and ``tau_y`` hold the continuations on the last
+    axis (``tau_y`` may be a scalar); entries with ``dy2_0`` = 0 (absent continuations) add nothing."""
+    dh2_0, dy2_0 = _positive(dh2_0, "dh2_0"), _nonneg(dy2_0, "dy2_0")
+    tau_h, tau_y = _positive(tau_h, "tau_h"), _positive(tau_y, "tau_y")
+    return dh2_0 - jnp.sum(tau_y * dy2_0, axis=-1) / (tau_h * dh2_0)
+
+
+def a_low(*, tau_h, tau_y, n, target_gap):
+    """A_low = √(Nτ_y/τ_h)·√⟨‖y*₂,i − y*₁,i‖²⟩ (Eq. 6): 0 exactly when the pair agrees on every continuation."""
+    tau_h, tau_y, n, gap = (
+        _positive(tau_h, "tau_h"),
+        _positive(tau_y, "tau_y"),
+        _nonneg(n, "n"),
+        _nonneg(target_gap, "target_gap"),
+    )
+    return jnp.sqrt(n * tau_y / tau_h) * jnp.sqrt(gap)
+
+
+def final_distance(a_high_, a_low_):
+    """‖dh(∞)‖² = ½A_high + √(¼A_high² + A_low²) (Eq. 5): the valid, stable fixed point of Eq. 23 (Eq. 24)."""
+    ah, al = as_float(a_high_, "a_high"), _nonneg(a_low_, "a_low")
+    return 0.5 * ah + jnp.sqrt(0.25 * ah**2 + al**2)
+
+
+def merges(a_high_, a_low_):
+    """Eq. 7: a pair merges (final distance 0) iff A_low = 0 and A_high < 0."""
+    ah, al = as_float(a_high_, "a_high"), _nonneg(a_low_, "a_low")
+    return (al == 0) & (ah < 0)
+
+
+def critical_count(dh2_0, dy2_0, *, tau_h, tau_y):
+    """N_c = τ_h‖dh(0)‖⁴/(τ_y⟨‖dy_i(0)‖²⟩): the number of shared continuations at which A_high = 0 (Eq. 6); an
+    agreeing pair with these initial values merges iff N > N_c."""
+    dh2_0, dy2_0 = _positive(dh2_0, "dh2_0"), _positive(dy2_0, "dy2_0")
+    tau_h, tau_y = _positive(tau_h, "tau_h"), _positive(tau_y, "tau_y")
+    return tau_h * dh2_0**2 / (tau_y * dy2_0)
+
+
+def saddle_eigenvalues(a_high_, a_low_, *, tau_y, n):
+    """Growth rates of ‖dh‖² near zero distance, λ± = (A_high ± √(A_high² + 4A_low²))/(4Nτ_y): one of each sign
+    whenever A_low > 0, so zero distance is a saddle and a disagreeing pair is pushed apart (Eq. 32).
+
+    On the invariant direction ⟨w⟩ = c‖dh‖² of Eq. 23, c² − κc − (τ_h/Nτ_y)⟨‖y*₂ − y*₁‖²⟩ = 0 with
+    κ = −(τ_h/Nτ_y)A_high, and ‖dh‖² grows at −c/(2τ_h). Eq. 32 as printed has 2Nτ_y in the denominator (twice these
+    rates): its Jacobian, Eq. 29, has −1/τ_h where Eq. 23 has −1/(2τ_h). The signs, which are the paper's point, agree;
+    ``parity_merger_theory`` measures the rate on Eq. 20 and finds the value returned here.
+    """
+    ah, al = as_float(a_high_, "a_high"), _nonneg(a_low_, "a_low")
+    tau_y, n = _positive(tau_y, "tau_y"), _positive(n, "n")
+    root = jnp.sqrt(ah**2 + 4.0 * al**2)
+    return (ah + root) / (4.0 * n * tau_y), (ah - root) / (4.0 * n * tau_y)
+
+
+def dy2_from_dh2(dh2, dh2_0, dy2_0, *, tau_h, tau_y, n):
+    """The invariant of Eq. 22: ⟨‖dy_i‖²⟩(t) = (τ_h/Nτ_y)‖dh‖⁴ + (⟨‖dy_i(0)‖²⟩/‖dh(0)‖² − (τ_h/Nτ_y)‖dh(0)‖²)‖dh‖²."""
+    dh2, dh2_0, dy2_0 = _nonneg(dh2, "dh2"), _positive(dh2_0, "dh2_0"), _nonneg(dy2_0, "dy2_0")
+    k = _positive(tau_h, "tau_h") / (_positive(n, "n") * _positive(tau_y, "tau_y"))
+    return k * dh2**2 + (dy2_0 / dh2_0 - k * dh2_0) * dh2
+
+
+def agreeing_trajectory(t, dh2_0, a_high_, *, tau_y, n):
+    """‖dh(t)‖² of an agreeing pair (Eq. 35): A_high / (1 + (A_high/‖dh(0)‖² − 1) e^{−A_high t/(2Nτ_y)}).
+
+    Decays monotonically to A_high when A_high > 0 and to 0 (a merger) when A_high ≤ 0; written with ``expm1`` so
+    that A_high → 0 gives the exact limit ‖dh(0)‖²/(1 + ‖dh(0)‖² t/(2Nτ_y)). Vectorised over all arguments.
+    """
+    t = _nonneg(t, "t")
+    h0, A = _positive(dh2_0, "dh2_0"), as_float(a_high_, "a_high")
+    tau_y, n = _positive(tau_y, "tau_y"), _positive(n, "n")
+    k = 1.0 / (2.0 * n * tau_y)
+    x = -A * k * t
+    # 1/h(t) = e^x/h0 + (1 − e^x)/A = e^x/h0 + k t·φ(x), φ(x) = expm1(x)/x (φ(0) = 1): exact as A → 0
+    tiny = jnp.abs(x) < 1e-12
+    phi = jnp.where(tiny, 1.0 + 0.5 * x, jnp.expm1(x) / jnp.where(tiny, 1.0, x))
+    return 1.0 / (jnp.exp(x) / h0 + k * t * phi)
+
+
+# ----------------------------------------------------------------------------------------------
+# fixed expansion point (Eqs. 36–43)
+# ----------------------------------------------------------------------------------------------
+#: the nine variables of Eq. 42, in the order of :func:`fixed_point_rhs` (the authors' ``der`` order)
+FIXED_POINT_VARIABLES = ("h1", "h2", "bD", "by1", "by2", "b2", "D2", "Dy1", "Dy2")
+
+
+def fixed_point_rhs(z, *, eta_h1, eta_h2, eta_y, eta_b, n, y11, y12, y22):
+    """Right-hand side of Eq. 42 for z = (h₁, h₂, ⟨bᵀDv⟩, ⟨bᵀy*₁⟩, ⟨bᵀy*₂⟩, ⟨‖b‖²⟩, ⟨‖Dv‖²⟩, ⟨y*₁ᵀDv⟩, ⟨y*₂ᵀDv⟩) on
+    the last axis (averages over the N continuations).
+
+    Rates: eta_h1 = 1/τ_h1, eta_h2 = 1/τ_h2 (representations), eta_y = 1/τ_y (the decoders D_i), eta_b = 1/τ_b (the
+    offsets b_i); n = N; y_ab = ⟨y*_a,iᵀ y*_b,i⟩ (target products averaged over continuations; an agreeing pair has
+    y11 = y12 = y22). Derived from the gradient flow on Eq. 37 (:func:`fixed_point_vector_loss`), which it reproduces
+    exactly when the representations move along one direction (Eq. 39).
+    """
+    z = as_float(z, "z")
+    if z.shape[-1] != 9:
+        raise ParameterError(f"z must have 9 variables on its last axis; got shape {z.shape}")
+    h1, h2, bD, by1, by2, b2, D2, Dy1, Dy2 = (z[..., k] for k in range(9))
+    e1, e2 = _positive(eta_h1, "eta_h1"), _positive(eta_h2, "eta_h2")
+    ey, eb, n = _positive(eta_y, "eta_y"), _nonneg(eta_b, "eta_b"), _positive(n, "n")
+    hm, h2m = 0.5 * (h1 + h2), 0.5 * (h1**2 + h2**2)
+    Dym, bym = 0.5 * (Dy1 + Dy2), 0.5 * (by1 + by2)
+    hb = 0.5 * (h1 * by1 + h2 * by2)
+    hDy = 0.5 * (h1 * Dy1 + h2 * Dy2)
+    hy1 = 0.5 * (h1 * y11 + h2 * y12)  # ⟨h_α y*₁ᵀy*_α⟩_α
+    hy2 = 0.5 * (h1 * y12 + h2 * y22)
+    d = [
+        -e1 * 0.5 * (bD + h1 * D2 - Dy1),
+        -e2 * 0.5 * (bD + h2 * D2 - Dy2),
+        -eb / n * (bD + hm * D2 - Dym) - ey / n * (h2m * bD + hm * b2 - hb),
+        -eb / n * (by1 + hm * Dy1 - 0.5 * (y11 + y12)),
+        -eb / n * (by2 + hm * Dy2 - 0.5 * (y12 + y22)),
+        -2.0 * eb / n * (b2 + hm * bD - bym),
+        -2.0 * ey / n * (h2m * D2 + hm * bD - hDy),
+        -ey / n * (h2m * Dy1 + hm * by1 - hy1),
+        -ey / n * (h2m * Dy2 + hm * by2 - hy2),
+    ]
+    return jnp.stack(d, axis=-1)
+
+
+def fixed_point_loss(z, *, y11, y22):
+    """The training loss in the nine variables (Eq. 43): ½(⟨‖b‖²⟩ + ⟨h²⟩⟨‖Dv‖²⟩ + ⟨‖y*_α‖²⟩ + 2⟨h⟩⟨bᵀDv⟩
+    − 2⟨h_α⟨y*_αᵀDv⟩⟩ − 2⟨⟨y*_αᵀb⟩⟩)."""
+    z = as_float(z, "z")
+    h1, h2, bD, by1, by2, b2, D2, Dy1, Dy2 = (z[..., k] for k in range(9))
+    return 0.5 * (
+        b2 + D2 * 0.5 * (h1**2 + h2**2) + 0.5 * (y11 + y22) + bD * (h1 + h2) - (h1 * Dy1 + h2 * Dy2) - (by1 + by2)
+    )
+
+
+def fixed_point_state(h1, h2, b, d, y1, y2):
+    """The nine variables of Eq. 42 from vectors: scalar positions h1, h2 along v; b (N, K) offsets; d (N, K) = D_i v;
+    y1, y2 (N, K) targets. Averages over the N continuations (axis −2). Also returns (y11, y12, y22)."""
+    mean = lambda x: jnp.mean(jnp.sum(x, axis=-1), axis=-1)  # noqa: E731
+    z = jnp.stack(
+        jnp.broadcast_arrays(
+            jnp.asarray(h1),
+            jnp.asarray(h2),
+            mean(b * d),
+            mean(b * y1),
+            mean(b * y2),
+            mean(b * b),
+            mean(d * d),
+            mean(y1 * d),
+            mean(y2 * d),
+        ),
+        axis=-1,
+    )
+    return z, (mean(y1 * y1), mean(y1 * y2), mean(y2 * y2))
+
+
+def fixed_point_vector_loss(h1, h2, b, d, y1, y2):
+    """Eq. 37 with representations h_α v (scalars h1, h2): L = ½⟨‖b_i + h_α d_i − y*_α,i‖²⟩ over the 2N points,
+    d_i = D_i v (N, K). Gradient flow on it (rates 1/τ_hα on h_α, 1/τ_y on d, 1/τ_b on b) is what Eq. 42 reduces."""
+    r1 = b + h1 * d - y1
+    r2 = b + h2 * d - y2
+    return 0.25 * (jnp.mean(jnp.sum(r1**2, axis=-1)) + jnp.mean(jnp.sum(r2**2, axis=-1)))
+
+
+def rk4(f: Callable, y0, t_max: float, n_steps: int, n_out: int | None = None):
+    """Integrate dy/dt = f(y) from 0 to ``t_max`` with ``n_steps`` classical Runge–Kutta steps in one ``lax.scan``
+    (``y0`` any pytree; ``f`` vectorised over its leading axes). Returns (times (n_out + 1,), states with a new
+    leading axis, the initial state first), recording every ``n_steps // n_out`` steps (default: every step)."""
     check_range(t_max, "t_max", low=0.0, low_inclusive=False)
     check_int(n_steps, "n_steps", minimum=1)
-    h0 = as_float(h0, "h0")
-    y0 = as_float(y0, "y0")
-    w = as_float(weights, "weights")
-    check_range(h0, "h0", low=0.0, low_inclusive=False)
-    check_range(y0, "y0", low=0.0, low_inclusive=False)
-    check_range(w, "weights", low=0.0)
-    y0 = jnp.broadcast_to(y0, w.shape)
+    n_out = n_steps if n_out is None else n_out
+    check_int(n_out, "n_out", minimum=1, maximum=n_steps)
+    if n_steps % n_out:
+        raise ParameterError(f"n_steps must be a multiple of n_out={n_out}; got {n_steps}")
     dt = t_max / n_steps
+    add = lambda a, b, c: jax.tree.map(lambda x, y: x + c * y, a, b)  # noqa: E731
 
-    def f(z):
-        lh, ly = z
-        h, y = jnp.exp(lh), jnp.exp(ly)
-        dh, dy = merger_ode_rhs(h, y, a, b, w)
-        return dh / h, dy / y
+    def step(y, _):
+        k1 = f(y)
+        k2 = f(add(y, k1, 0.5 * dt))
+        k3 = f(add(y, k2, 0.5 * dt))
+        k4 = f(add(y, k3, dt))
+        y = jax.tree.map(lambda u, a, b, c, d: u + dt / 6 * (a + 2 * b + 2 * c + d), y, k1, k2, k3, k4)
+        return y, None
 
-    def step(z, _):
-        k1 = f(z)
-        k2 = f(jax.tree.map(lambda u, k: u + 0.5 * dt * k, z, k1))
-        k3 = f(jax.tree.map(lambda u, k: u + 0.5 * dt * k, z, k2))
-        k4 = f(jax.tree.map(lambda u, k: u + dt * k, z, k3))
-        z = jax.tree.map(lambda u, p, q, r, s: u + dt / 6 * (p + 2 * q + 2 * r + s), z, k1, k2, k3, k4)
-        return z, z
+    def block(y, _):
+        y, _ = jax.lax.scan(step, y, None, length=n_steps // n_out)
+        return y, y
 
-    z0 = (jnp.log(h0), jnp.log(y0))
-    _, (lh, ly) = jax.lax.scan(step, z0, None, length=n_steps)
-    times = dt * jnp.arange(n_steps + 1)
-    h = jnp.concatenate([h0[None], jnp.exp(lh)])
-    y = jnp.concatenate([y0[None], jnp.exp(ly)])
-    return times, h, y
+    _, ys = jax.lax.scan(block, y0, None, length=n_out)
+    ys = jax.tree.map(lambda a, b: jnp.concatenate([jnp.asarray(a)[None], b]), y0, ys)
+    return jnp.linspace(0.0, t_max, n_out + 1), ys
 
 
-def merger_boundary(train_length, n_critical):
-    """m*(L) = L + 1 − log₂(N_c + 1): pairs with max(m₁, m₂) ≤ m* merge (continuous; floor it for lengths)."""
-    L = as_float(train_length, "train_length")
-    nc = as_float(n_critical, "n_critical")
-    check_range(L, "train_length", low=1.0)
-    check_range(nc, "n_critical", low=0.0)
-    return L + 1.0 - jnp.log2(nc + 1.0)
+# ----------------------------------------------------------------------------------------------
+# scaling of the initial conditions (Eqs. 8–9)
+# ----------------------------------------------------------------------------------------------
+def fit_initial_scaling(m, dh2_0):
+    """Least-squares fit of log‖dh(0)‖² = log c_h + m·log G over pairs (Eq. 8), from representations measured at
+    initialisation. ``m`` = min(m₁, m₂) per pair, ``dh2_0`` > 0. Returns (c_h, G, residual std of the log)."""
+    m = np.asarray(m, float).ravel()
+    y = np.log(np.asarray(dh2_0, float).ravel())
+    if m.size != y.size or m.size < 2 or np.ptp(m) == 0:
+        raise ParameterError("m and dh2_0 must be equal-length arrays with at least two distinct values of m")
+    if not np.all(np.isfinite(y)):
+        raise ParameterError("dh2_0 must be > 0")
+    A = np.stack([np.ones_like(m), m], axis=1)
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = y - A @ coef
+    return float(np.exp(coef[0])), float(np.exp(coef[1])), float(resid.std())
 
 
-def critical_train_length(n_critical):
-    """L_c = 1 + ⌈log₂(N_c + 1)⌉: the shortest training length whose length-≤2 agreeing prefixes all merge."""
-    nc = as_float(n_critical, "n_critical")
-    check_range(nc, "n_critical", low=0.0)
-    return 1.0 + jnp.ceil(jnp.log2(nc + 1.0))
+def scaling_merges(n, m, *, G, C, n_min=0):
+    """Eq. 9 for a pair that agrees on every continuation: merge iff C < N·G^(n_min − m) (G < 1: longer prefixes,
+    more shared continuations and smaller initial scale all favour merging)."""
+    n, m = _nonneg(n, "n"), _nonneg(m, "m")
+    G = as_float(G, "G")
+    check_range(G, "G", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    C = _positive(C, "C")
+    return C < n * G ** (_nonneg(n_min, "n_min") - m)
 
 
-def reduced_particle_loss(delta, gains, weights):
-    """Loss of an exact one-dimensional realisation of the reduced system (for finite-difference checks).
+# ----------------------------------------------------------------------------------------------
+# closing the prefix tree under merges (paper §4.2–4.4)
+# ----------------------------------------------------------------------------------------------
+def merge_closure(pairs, max_length: int) -> np.ndarray:
+    """Classes of the prefixes of length 0…L (:func:`prefix_index` order) under the equivalence generated by the
+    merging ``pairs`` (n, 2) and closed under right extension: s₁ ~ s₂ ⇒ s₁x ~ s₂x for each bit x while both are
+    ≤ L long (merged representations are mapped to the same point by the recurrent map). Returns a class label per
+    prefix (labels 0…k−1 in order of first appearance)."""
+    check_int(max_length, "max_length", minimum=1)
+    n_prefix = 2 ** (max_length + 1) - 1
+    pairs = np.asarray(pairs, int).reshape(-1, 2)
+    if pairs.size and (pairs.min() < 0 or pairs.max() >= n_prefix):
+        raise ParameterError(f"pairs must hold prefix indices in [0, {n_prefix}); got values outside")
+    parent = np.arange(n_prefix)
+    lengths = prefix_lengths(max_length)
 
-    Two representations ±δ/2 along one direction and decoders ŷ_c = g_c·(±δ/2) with equal targets 0 (zero mean
-    error; A1–A2 hold exactly): ℓ = Σ_c ω_c g_c² δ² / 4. Gradient flow with rate a on δ and b on the g_c gives,
-    for h = δ² and y_c = g_c² δ², exactly ḣ = −a Σ ω_c y_c and ẏ_c = −y_c (b ω_c h + a Σ ω_c' y_c' / h)
-    (:func:`merger_ode_rhs`).
-    """
-    return jnp.sum(weights * gains**2) * delta**2 / 4.0
+    def find(i):
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        while parent[i] != root:
+            parent[i], i = root, parent[i]
+        return root
+
+    stack = [tuple(p) for p in pairs]
+    while stack:
+        a, b = stack.pop()
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        parent[max(ra, rb)] = min(ra, rb)
+        # right congruence: the children of a and of b merge (children of prefix i: 2i + 1 + bit)
+        if lengths[a] < max_length and lengths[b] < max_length:
+            stack += [(2 * a + 1, 2 * b + 1), (2 * a + 2, 2 * b + 2)]
+    roots = np.array([find(i) for i in range(n_prefix)])
+    _, labels = np.unique(roots, return_inverse=True)
+    order = {}
+    return np.array([order.setdefault(int(x), len(order)) for x in labels])
+
+
+def quotient_automaton(labels, max_length: int) -> Automaton:
+    """The automaton of the classes ``labels`` (:func:`merge_closure`) on the prefix tree of length 0…L, with the
+    parity of its sequences as each class's output (−1 for a class holding only the empty prefix; a class mixing
+    parities takes its majority, and is then not a parity machine). Transitions follow the tree (class of s → class of
+    sx); a class holding only length-L prefixes has none: the automaton is finite only if enough classes merged."""
+    check_int(max_length, "max_length", minimum=1)
+    labels = np.asarray(labels, int)
+    n_prefix = 2 ** (max_length + 1) - 1
+    if labels.shape != (n_prefix,):
+        raise ParameterError(f"labels must have shape ({n_prefix},); got {labels.shape}")
+    k = int(labels.max()) + 1
+    trans = -np.ones((k, 2), int)
+    n_internal = 2**max_length - 1
+    for i in range(n_internal):
+        for bit in (0, 1):
+            trans[labels[i], bit] = labels[2 * i + 1 + bit]
+    parity = np.array([s.count("1") % 2 for s in prefix_strings(max_length)])
+    outs = -np.ones(k, int)
+    for c in range(k):
+        members = np.flatnonzero(labels == c)
+        members = members[members > 0]
+        if members.size:
+            outs[c] = int(np.bincount(parity[members], minlength=2).argmax())
+    return Automaton(trans, outs, int(labels[0]))

@@ -1,39 +1,48 @@
-r"""Recurrent networks trained on the streaming parity task, many seeds and training lengths at once.
+r"""Recurrent networks trained on the streaming parity task, at the published setting, many networks at once.
 
-Task (van Rossem & Saxe 2025, *Algorithm Development in Neural Networks: Insights from the Streaming Parity
-Task*, ICML): read a binary stream :math:`x_1x_2\dots` and emit after every bit the parity
-:math:`y_t=x_1\oplus\dots\oplus x_t`. Training uses **every** binary sequence of length 1…L, each once (the
-authors' ``seq_data`` over ``train_seq_lengths = 1..max_seq_len``); generalisation is measured on random
-sequences far longer than L (≥ 1000 steps).
+Paper: L. van Rossem & A. M. Saxe, *Algorithm Development in Neural Networks: Insights from the Streaming Parity
+Task*, ICML 2025 (PMLR 267; arXiv:2507.09897), App. C.1 (setting) and App. D.6 (tanh variant); the training loop
+follows the authors' ``source/compilation.py::training_run`` (``loekvanrossem/rnn_structure``).
 
-Model (authors' public code, ``loekvanrossem/rnn_structure``, ``parity/model.py`` and
-``parity/model settings/rnn.txt``, row ``rich``): one Elman layer
-:math:`h_t=\phi(W_{hh}h_{t-1}+W_{xh}x_t+b_h)` with one-hot inputs :math:`x_t\in\{e_0,e_1\}`, the fixed initial
-state :math:`h_0=\mathbf 1` (``init_hidden`` returns ones), a linear readout :math:`\hat y_t=W_{o}h_t+b_o` to
-two outputs with one-hot parity targets, mean-squared error, matrices Xavier-normal with a small gain (1e-5:
-the rich regime), biases zero, Adam with AMSGrad at lr 1e-3, hidden size 100, tanh.
+**Task.** A binary sequence s of length ℓ has the target parity(s) = (number of ones) mod 2, one-hot in two outputs.
+The training set holds every binary sequence of length 1…L (2^(L+1) − 2 sequences; 2,046 at L = 10), or a random
+fraction p of them (Fig. 9: each sequence kept independently with probability p, i.e. Binomial(2^ℓ, p) random
+sequences of each length ℓ, as in the authors' ``grid plot.ipynb``).
 
-Where this implementation differs, and why:
+**Model (App. C.1, Eq. 50).** One fully connected recurrent layer and a linear readout, both with bias,
 
-* **Full batch.** The public code draws minibatches of 128 per length; here each step uses the whole training
-  set (a deterministic gradient, so that the same key gives the same run and the effective theory, a
-  gradient flow, applies without SGD noise). ``steps`` counts full-batch updates.
-* **One batch for every L.** All 2^Lmax sequences of length Lmax are run once with an output at every step;
-  a prefix of length m appears 2^(Lmax−m) times among them, so weighting position m by
-  ``2^(m−Lmax)`` for m ≤ L (0 beyond) gives exactly the loss over the distinct sequences of length 1…L, each
-  once (``weighting='distinct'``, the authors' data set). ``weighting='streaming'`` instead weights every
-  position of the length-L streams equally (the streaming formulation of the task). This lets seeds **and**
-  training lengths be vmapped together, with ``lax.scan`` over time and over training steps.
-* The paper's appendix (as quoted by a public replication) trains 100 ReLU units with SGD at lr 0.02 and
-  Xavier gain 0.1; the authors' repository's ``rich`` setting is tanh/AMSGrad/gain 1e-5. Both are available
-  (``activation``, ``optimizer``, ``gain``); the default is the repository's.
+.. math::  h_t = \phi(W_{ih}x_t + b_{ih} + W_{hh}h_{t-1} + b_{hh}), \qquad y = W_{hy}h_\ell + b_{hy},
 
-Hidden states of every prefix (length 0…Lmax) are recorded at chosen checkpoints for automaton extraction
-and the merger analysis (:mod:`theory.streaming_parity`).
+with one-hot inputs x_t, the fixed initial state h_0 = 1 (all ones), **many-to-one**: a sequence's output is the
+readout of its last hidden state. Matrices Xavier-normal with gain g (std g·√(2/(fan_in + fan_out))), biases zero.
+Paper setting (:data:`PAPER`): φ = ReLU, P = 100, g = 0.1; tanh variant (:data:`TANH`, App. D.6): g = 0.01.
+
+**Training (App. C.1 and ``training_run``).** Plain SGD (no momentum, no weight decay) on the mean squared error
+(PyTorch's ``MSELoss``: mean over the batch and the two outputs), lr 0.02 (tanh: 0.05), batches of 128, 1000
+epochs. Every epoch visits the lengths in order ℓ = 1, 2, …, L; each length has its own shuffled loader, so a batch
+holds sequences of one length only and each batch is one SGD step on its batch mean. At L = 10 that is 21 steps per
+epoch (one per length ℓ ≤ 7, then 2, 4, 8 for ℓ = 8, 9, 10): the loss weight per *length* is equal for ℓ ≤ 7 and
+2, 4, 8 × for ℓ = 8, 9, 10, not equal per sequence (:func:`epoch_weights`). :class:`Epochs` is exactly this loop:
+the engine's step is one epoch of these per-length SGD steps, with a fresh shuffle per epoch from the model's key.
+A shorter last batch (``drop_last=False``) averages over its own size; a length with no kept sequence is skipped
+(a step with zero gradient, which plain SGD leaves unchanged). With ``stop_loss`` a network stops updating after
+the first epoch whose running training loss (the authors' epoch loss) falls below it (``conv_thresh``).
+
+**Records.** The engine records the initial network (the authors track before each epoch's updates, so their
+epoch 0 is the initialisation) and then every ``epochs // n_records`` epochs: the training loss (mean over the
+kept sequences, each once), the loss of each length, the loss and final-output accuracy on random validation
+sequences of chosen lengths (Fig. 6: 25 … 10,000), and optionally the hidden state and output of every sequence of
+length 0…L (:func:`prefix_hidden_states`), the representations the automata and the merger analysis are read from.
+
+**Per-model settings.** Models are vmapped; each has its own initial gain (``gains``) and data fraction
+(``fractions``), so a whole gain × fraction grid (Fig. 9) is one sweep. Model i's weights are g_i times a
+gain-1 Xavier draw from its key, and its data mask keeps sequence s iff u_s < p_i for uniforms drawn from its key:
+models that share a key id (``seed``) share their base weights and have nested data sets across fractions.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any, NamedTuple
@@ -50,41 +59,57 @@ from toymodels.engine import Family, Job, Result
 
 __all__ = [
     "ACTIVATIONS",
+    "OPTIMIZERS",
+    "LOSSES",
     "RNNConfig",
+    "PAPER",
+    "TANH",
     "Params",
     "ElmanRNN",
-    "FullBatch",
+    "Epochs",
     "to_params",
     "from_params",
     "all_sequences",
     "parity_targets",
     "check_binary",
-    "position_weights",
+    "sequence_count",
+    "sequence_lengths",
+    "epoch_weights",
+    "data_mask",
     "init_params",
     "run_rnn",
+    "final_outputs",
     "predict",
-    "loss_fn",
+    "prefix_hidden_states",
+    "sequence_loss",
+    "long_sequence_accuracy",
     "job",
     "example_job",
     "train",
-    "long_sequence_accuracy",
-    "prefix_hidden_states",
+    "dfa_rnn",
 ]
 
 ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu}
-OPTIMIZERS = ("amsgrad", "adam", "sgd")
+OPTIMIZERS = ("sgd", "adam", "amsgrad")
+LOSSES = ("mse", "cross_entropy")
 
 
 @dataclass(frozen=True)
 class RNNConfig:
-    """Architecture and optimiser of one RNN (hashable: it is a static argument of the jitted trainer)."""
+    """Architecture, loss and optimiser of one RNN (hashable: a static argument of the jitted trainer).
+
+    Defaults are the paper's (App. C.1): 100 ReLU units, Xavier gain 0.1, plain SGD at lr 0.02, batches of 128,
+    mean squared error, h₀ = 1. ``loss='cross_entropy'`` is what the authors' Fig. 9 notebook trains with (its
+    ``MSELoss`` is overwritten by ``CrossEntropyLoss``); ``optimizer`` 'adam'/'amsgrad' are not the paper's.
+    """
 
     hidden: int = 100
-    activation: str = "tanh"
-    gain: float = 1e-5
-    optimizer: str = "amsgrad"
-    learning_rate: float = 1e-3
-    weighting: str = "distinct"
+    activation: str = "relu"
+    gain: float = 0.1
+    optimizer: str = "sgd"
+    learning_rate: float = 0.02
+    batch_size: int = 128
+    loss: str = "mse"
     initial_state: float = 1.0
 
     def __post_init__(self):
@@ -93,19 +118,27 @@ class RNNConfig:
             raise ParameterError(f"activation must be one of {sorted(ACTIVATIONS)}; got {self.activation!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ParameterError(f"optimizer must be one of {list(OPTIMIZERS)}; got {self.optimizer!r}")
-        if self.weighting not in ("distinct", "streaming"):
-            raise ParameterError(f"weighting must be 'distinct' or 'streaming'; got {self.weighting!r}")
+        if self.loss not in LOSSES:
+            raise ParameterError(f"loss must be one of {list(LOSSES)}; got {self.loss!r}")
         check_range(self.gain, "gain", low=0.0, low_inclusive=False)
         check_range(self.learning_rate, "learning_rate", low=0.0, low_inclusive=False)
+        check_int(self.batch_size, "batch_size", minimum=1)
         check_range(self.initial_state, "initial_state")
 
 
+#: the paper's setting (App. C.1)
+PAPER = RNNConfig()
+#: the tanh variant (App. D.6: gain 0.01, lr 0.05, all else as in C.1)
+TANH = RNNConfig(activation="tanh", gain=0.01, learning_rate=0.05)
+
+
 class Params(NamedTuple):
-    """``W_hh`` (P, P), ``W_xh`` (P, 2), ``b_h`` (P,), ``W_o`` (2, P), ``b_o`` (2,)."""
+    """Eq. 50's weights: ``W_hh`` (P, P), ``W_xh`` (P, 2), ``b_xh`` (P,), ``b_hh`` (P,), ``W_o`` (2, P), ``b_o`` (2,)."""
 
     W_hh: jax.Array
     W_xh: jax.Array
-    b_h: jax.Array
+    b_xh: jax.Array
+    b_hh: jax.Array
     W_o: jax.Array
     b_o: jax.Array
 
@@ -137,40 +170,71 @@ def parity_targets(bits) -> np.ndarray:
     return (np.cumsum(arr, axis=-1) % 2).astype(np.int32)
 
 
-def position_weights(train_length, max_length: int, weighting: str = "distinct") -> jnp.ndarray:
-    """Loss weight of output position m = 1…Lmax when training on lengths 1…L (see the module docstring).
+def sequence_count(train_length: int) -> int:
+    """Number of sequences of length 1…L: 2^(L+1) − 2 (the training set at fraction 1)."""
+    check_int(train_length, "train_length", minimum=1)
+    return 2 ** (train_length + 1) - 2
 
-    ``'distinct'``: ∝ 2^(m−Lmax) for m ≤ L, so the loss over all 2^Lmax streams equals the mean over the
-    distinct sequences of length 1…L; ``'streaming'``: uniform over positions m ≤ L. Normalised so that the
-    weights, times the 2^Lmax streams, sum to 1. ``train_length`` may be traced (vmapped).
+
+def sequence_lengths(train_length: int) -> np.ndarray:
+    """Length of each sequence in the flat order used here (length 1 first, each length lexicographic): sequence
+    k ≥ 0 is the prefix of :func:`theory.streaming_parity.prefix_index` k + 1."""
+    return np.concatenate([np.full(2**ell, ell) for ell in range(1, train_length + 1)])
+
+
+def epoch_weights(train_length: int, batch_size: int = 128, kept=None) -> np.ndarray:
+    """Loss weight of each sequence of length 1…L in one epoch of per-length minibatch SGD (flat order).
+
+    One epoch applies, for each length ℓ, ⌈k_ℓ/B⌉ steps on batch means of k_ℓ kept sequences: to first order in the
+    learning rate its update is −lr ∇ Σ_s ω_s err(s) with ω_s = ⌈k_ℓ/B⌉ / k_ℓ for a kept sequence of length ℓ (0 if
+    not kept). At L = 10, full data: ω = 2^(−ℓ) for ℓ ≤ 7 and 1/128 for ℓ = 8, 9, 10. ``kept`` (flat 0/1 mask)
+    defaults to every sequence.
     """
-    m = jnp.arange(1, max_length + 1)
-    raw = jnp.exp2(m - max_length) if weighting == "distinct" else jnp.ones(max_length)
-    w = jnp.where(m <= train_length, raw, 0.0)
-    return w / (jnp.sum(w) * 2**max_length)
+    check_int(batch_size, "batch_size", minimum=1)
+    lengths = sequence_lengths(train_length)
+    mask = np.ones(lengths.size) if kept is None else np.asarray(kept, float)
+    if mask.shape != lengths.shape:
+        raise ParameterError(f"kept must have shape {lengths.shape}; got {mask.shape}")
+    w = np.zeros(lengths.size)
+    for ell in range(1, train_length + 1):
+        sel = lengths == ell
+        k = mask[sel].sum()
+        if k > 0:
+            w[sel] = mask[sel] * math.ceil(k / batch_size) / k
+    return w
+
+
+def data_mask(key: jax.Array, train_length: int, fraction) -> jax.Array:
+    """Flat 0/1 mask of the kept training sequences: sequence s is kept iff u_s < ``fraction``, u_s ~ U(0, 1) from
+    ``key`` (so each length ℓ keeps Binomial(2^ℓ, p) uniformly chosen sequences; masks from one key are nested in
+    the fraction)."""
+    u = jax.random.uniform(key, (sequence_count(train_length),))
+    return (u < fraction).astype(jnp.float32)
 
 
 # ----------------------------------------------------------------------------------------------
 # model
 # ----------------------------------------------------------------------------------------------
 def init_params(key: jax.Array, cfg: RNNConfig, dtype=jnp.float32) -> Params:
-    """Xavier-normal matrices with gain ``cfg.gain`` (std = gain·√(2/(fan_in+fan_out))), zero biases."""
-    k1, k2, k3 = jax.random.split(key, 3)
-    P = cfg.hidden
-
-    def xavier(k, shape):
-        fan_out, fan_in = shape
-        return cfg.gain * np.sqrt(2.0 / (fan_in + fan_out)) * jax.random.normal(k, shape, dtype)
-
-    return Params(xavier(k1, (P, P)), xavier(k2, (P, 2)), jnp.zeros(P, dtype), xavier(k3, (2, P)), jnp.zeros(2, dtype))
+    """The :class:`ElmanRNN` of ``cfg`` drawn from ``key`` (``nnx.Rngs(params=key)``), in the :class:`Params` layout."""
+    model = ElmanRNN(
+        cfg.hidden,
+        activation=cfg.activation,
+        gain=cfg.gain,
+        initial_state=cfg.initial_state,
+        dtype=dtype,
+        rngs=nnx.Rngs(params=key),
+    )
+    return model.params()
 
 
 def _cell(params: Params, h, bit, activation: str):
-    return ACTIVATIONS[activation](h @ params.W_hh.T + params.W_xh.T[bit] + params.b_h)
+    return ACTIVATIONS[activation](h @ params.W_hh.T + params.b_hh + params.W_xh.T[bit] + params.b_xh)
 
 
 def run_rnn(params: Params, bits, cfg: RNNConfig, h0=None):
     """Hidden states after every bit: bits (B, T) int → (T, B, P); ``h0`` defaults to the fixed initial state."""
+    bits = jnp.asarray(bits)
     B = bits.shape[0]
     if h0 is None:
         h0 = jnp.full((B, params.W_hh.shape[0]), cfg.initial_state, params.W_hh.dtype)
@@ -183,92 +247,98 @@ def run_rnn(params: Params, bits, cfg: RNNConfig, h0=None):
     return hs
 
 
+def final_outputs(params: Params, bits, cfg: RNNConfig):
+    """The network's output for each sequence (many-to-one, Eq. 50): the readout of its last hidden state, (B, 2)."""
+    return run_rnn(params, bits, cfg)[-1] @ params.W_o.T + params.b_o
+
+
 def predict(params: Params, bits, cfg: RNNConfig):
-    """Predicted parity (0/1) after every bit, (B, T), from the larger of the two outputs."""
+    """Predicted parity (0/1) after every bit, (B, T): the larger of the two outputs read at every step (the
+    readout applied to every hidden state; training only ever reads the last one)."""
     hs = run_rnn(params, bits, cfg)
-    out = hs @ params.W_o.T + params.b_o
-    return jnp.argmax(out, axis=-1).T
+    return jnp.argmax(hs @ params.W_o.T + params.b_o, axis=-1).T
 
 
-def loss_fn(params: Params, bits, targets, weights, cfg: RNNConfig):
-    """Weighted MSE over all streams and positions; ``weights`` (T,) from :func:`position_weights`.
-
-    Per output the error is the mean over the two one-hot components (PyTorch's ``MSELoss``).
-    """
-    hs = run_rnn(params, bits, cfg)
-    out = hs @ params.W_o.T + params.b_o  # (T, B, 2)
-    onehot = jax.nn.one_hot(targets.T, 2, dtype=out.dtype)
-    err = jnp.mean((out - onehot) ** 2, axis=-1)  # (T, B)
-    return jnp.sum(err * weights[:, None])
+def sequence_loss(out, target, loss: str = "mse"):
+    """Per-sequence loss of outputs (…, 2) against 0/1 targets (…): MSE averaged over the two outputs (PyTorch's
+    ``MSELoss``), or softmax cross-entropy on one-hot targets."""
+    onehot = jax.nn.one_hot(target, 2, dtype=out.dtype)
+    if loss == "mse":
+        return jnp.mean((out - onehot) ** 2, axis=-1)
+    return -jnp.sum(onehot * jax.nn.log_softmax(out, axis=-1), axis=-1)
 
 
 def prefix_hidden_states(params: Params, cfg: RNNConfig, max_length: int):
-    """Hidden states and outputs of every prefix of length 0…max_length.
+    """Hidden states and outputs of every sequence of length 0…max_length (the empty one: h₀).
 
-    Order: the empty prefix, then the 2 prefixes of length 1, the 4 of length 2, … each in lexicographic
-    order (index of prefix s of length m: 2^m − 1 + int(s, 2)). Returns (hidden (N, P), outputs (N, 2)),
-    N = 2^(max_length+1) − 1; the empty prefix's output is the readout of the initial state.
+    Order: the empty prefix, then the 2 of length 1, the 4 of length 2, … each in lexicographic order (index of s of
+    length m: 2^m − 1 + int(s, 2), :func:`theory.streaming_parity.prefix_index`). Computed from the 2^max_length
+    sequences of length max_length (every shorter sequence is a prefix of them). Returns (hidden (N, P),
+    outputs (N, 2)), N = 2^(max_length+1) − 1.
     """
     seqs = jnp.asarray(all_sequences(max_length))
     hs = run_rnn(params, seqs, cfg)  # (T, 2^T, P)
     P = params.W_hh.shape[0]
-    h0 = jnp.full((1, P), cfg.initial_state, params.W_hh.dtype)
-    pieces = [h0]
+    pieces = [jnp.full((1, P), cfg.initial_state, params.W_hh.dtype)]
     for m in range(1, max_length + 1):
-        # prefix s of length m is the first m bits of the streams 2^(T-m)·int(s) … : take every 2^(T-m)-th
+        # prefix s of length m starts the streams 2^(T−m)·int(s) …: take every 2^(T−m)-th
         pieces.append(hs[m - 1, :: 2 ** (max_length - m)])
     hidden = jnp.concatenate(pieces, axis=0)
     return hidden, hidden @ params.W_o.T + params.b_o
 
 
 class ElmanRNN(nnx.Module):
-    r"""The Elman RNN as a Flax module: a :class:`flax.nnx.SimpleCell` (2 one-hot inputs → ``hidden`` units) and a
-    linear readout to 2 outputs, :math:`h_t=\phi(W_{hh}h_{t-1}+W_{xh}x_t+b_h)`, :math:`\hat y_t=W_oh_t+b_o`.
+    r"""Eq. 50 as a Flax module: ``input`` (W_ih, b_ih), ``recurrent`` (W_hh, b_hh) and ``readout`` (W_hy, b_hy),
+    all :class:`flax.nnx.Linear` with bias (PyTorch's ``nn.RNN`` has the two recurrent biases; under SGD their sum
+    moves at twice the rate of a single bias, so both are kept).
 
-    Matrices are Xavier-normal with gain ``gain`` (std = gain·√(2/(fan_in+fan_out))), biases zero; the initial
-    state is the constant ``initial_state``. Calling it on bits (B, T) gives the outputs (T, B, 2);
-    :meth:`params` gives the weights as :class:`Params` (the closed-form functions' layout).
+    Matrices Xavier-normal with gain ``gain`` (std = gain·√(2/(fan_in+fan_out))), biases zero, initial state the
+    constant ``initial_state``. Calling it on bits (B, T) gives the many-to-one outputs (B, 2); :meth:`outputs` reads
+    every step, :meth:`hidden_states` returns (T, B, P); :meth:`params` gives :class:`Params`.
     """
 
     def __init__(
         self,
         hidden: int = 100,
         *,
-        activation: str = "tanh",
-        gain: float = 1e-5,
+        activation: str = "relu",
+        gain: float = 0.1,
         initial_state: float = 1.0,
         dtype=jnp.float32,
         rngs: nnx.Rngs,
     ):
         if activation not in ACTIVATIONS:
             raise ParameterError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+        check_int(hidden, "hidden", minimum=1)
         xavier = jax.nn.initializers.variance_scaling(float(gain) ** 2, "fan_avg", "normal")
-        zeros = jax.nn.initializers.zeros
-        self.cell = nnx.SimpleCell(
-            2,
-            hidden,
-            activation_fn=ACTIVATIONS[activation],
-            kernel_init=xavier,
-            recurrent_kernel_init=xavier,
-            bias_init=zeros,
-            dtype=dtype,
-            param_dtype=dtype,
-            rngs=rngs,
-        )
-        self.readout = nnx.Linear(
-            hidden, 2, kernel_init=xavier, bias_init=zeros, dtype=dtype, param_dtype=dtype, rngs=rngs
-        )
+        kw = dict(kernel_init=xavier, bias_init=jax.nn.initializers.zeros, dtype=dtype, param_dtype=dtype, rngs=rngs)
+        self.input = nnx.Linear(2, hidden, **kw)
+        self.recurrent = nnx.Linear(hidden, hidden, **kw)
+        self.readout = nnx.Linear(hidden, 2, **kw)
+        self.activation = activation
         self.initial_state = float(initial_state)
 
     def hidden_states(self, bits):
         """Hidden states after every bit: bits (B, T) int → (T, B, P)."""
-        P = self.cell.hidden_features
+        bits = jnp.asarray(bits)
+        P = self.recurrent.out_features
         h0 = jnp.full((bits.shape[0], P), self.initial_state, self.readout.kernel.dtype)
-        xs = jax.nn.one_hot(jnp.asarray(bits).T, 2, dtype=h0.dtype)
-        return jax.lax.scan(lambda h, x: self.cell(h, x), h0, xs)[1]
+        xs = jax.nn.one_hot(bits.T, 2, dtype=h0.dtype)
+        phi = ACTIVATIONS[self.activation]
+
+        def step(h, x):
+            h = phi(self.input(x) + self.recurrent(h))
+            return h, h
+
+        return jax.lax.scan(step, h0, xs)[1]
+
+    def outputs(self, bits):
+        """The readout after every bit, (T, B, 2)."""
+        return self.readout(self.hidden_states(bits))
 
     def __call__(self, bits):
-        return self.readout(self.hidden_states(bits))
+        """Many-to-one output of each sequence, (B, 2)."""
+        return self.readout(self.hidden_states(bits)[-1])
 
     def params(self) -> Params:
         return to_params(nnx.to_pure_dict(nnx.state(self, nnx.Param)))
@@ -277,15 +347,16 @@ class ElmanRNN(nnx.Module):
 def to_params(state: dict) -> Params:
     """:class:`ElmanRNN` weights (its pure state dict) in the :class:`Params` layout (any leading axes)."""
     T = lambda x: jnp.swapaxes(x, -1, -2)  # noqa: E731
-    c, r = state["cell"], state["readout"]
-    return Params(T(c["dense_h"]["kernel"]), T(c["dense_i"]["kernel"]), c["dense_i"]["bias"], T(r["kernel"]), r["bias"])
+    i, r, o = state["input"], state["recurrent"], state["readout"]
+    return Params(T(r["kernel"]), T(i["kernel"]), i["bias"], r["bias"], T(o["kernel"]), o["bias"])
 
 
 def from_params(params: Params) -> dict:
     """Inverse of :func:`to_params`."""
     T = lambda x: jnp.swapaxes(x, -1, -2)  # noqa: E731
     return {
-        "cell": {"dense_h": {"kernel": T(params.W_hh)}, "dense_i": {"kernel": T(params.W_xh), "bias": params.b_h}},
+        "input": {"kernel": T(params.W_xh), "bias": params.b_xh},
+        "recurrent": {"kernel": T(params.W_hh), "bias": params.b_hh},
         "readout": {"kernel": T(params.W_o), "bias": params.b_o},
     }
 
@@ -293,16 +364,16 @@ def from_params(params: Params) -> dict:
 def long_sequence_accuracy(
     key: jax.Array, params: Params, cfg: RNNConfig, *, length: int = 1000, n_sequences: int = 64
 ):
-    """Fraction of random sequences of ``length`` bits whose parity is right at **every** step, and the
-    per-step accuracy (mean over steps and sequences). Works on one network (no leading axes)."""
+    """On random sequences of ``length`` bits: the fraction whose parity is right at **every** step, the per-step
+    accuracy, and the accuracy of the final output (Fig. 9's measure). One network (no leading axes)."""
     bits = jax.random.bernoulli(key, 0.5, (n_sequences, length)).astype(jnp.int32)
     target = jnp.cumsum(bits, axis=1) % 2
     ok = predict(params, bits, cfg) == target
-    return jnp.mean(jnp.all(ok, axis=1)), jnp.mean(ok)
+    return jnp.mean(jnp.all(ok, axis=1)), jnp.mean(ok), jnp.mean(ok[:, -1])
 
 
 # ----------------------------------------------------------------------------------------------
-# training
+# training: one engine step = one epoch of per-length minibatch SGD
 # ----------------------------------------------------------------------------------------------
 def _optimizer(cfg: RNNConfig) -> optax.GradientTransformation:
     if cfg.optimizer == "amsgrad":
@@ -313,17 +384,17 @@ def _optimizer(cfg: RNNConfig) -> optax.GradientTransformation:
 
 
 @dataclass(frozen=True)
-class FullBatch(Family):
-    """One RNN's full-batch training on every stream of length ``max_length`` (shared ``bits``, ``targets``).
+class Epochs(Family):
+    """One RNN trained by the authors' epochs (see the module docstring); the engine's step is one epoch.
 
-    Per-model setting: ``weights`` (max_length,), the loss weight of each output position
-    (:func:`position_weights` of its training length). Records the loss of the block's last step and, with
-    ``record_prefix``, the hidden states and outputs of every prefix up to that length.
+    Per-model settings: ``gain`` (), ``fraction`` (). Shared: ``val`` — {"T": (n, T) bits} validation sequences.
+    State: ``params``, ``opt``, ``key`` (shuffles), ``mask`` (kept sequences, flat order), ``done`` (stopped).
     """
 
     cfg: RNNConfig
-    max_length: int
-    record_prefix: int = 0
+    train_length: int
+    record_states: bool = False
+    stop_loss: float = 0.0
     dtype: Any = jnp.dtype(jnp.float32)
     label = "streaming-parity RNN"
 
@@ -334,130 +405,241 @@ class FullBatch(Family):
     def model(self, rngs: nnx.Rngs) -> ElmanRNN:
         c = self.cfg
         return ElmanRNN(
-            c.hidden, activation=c.activation, gain=c.gain, initial_state=c.initial_state, dtype=self.dtype, rngs=rngs
+            c.hidden, activation=c.activation, gain=1.0, initial_state=c.initial_state, dtype=self.dtype, rngs=rngs
         )
 
-    def loss(self, params, weights, shared):
-        # The full batch (every sequence of max_length bits) is a compile-time constant, not a shared argument:
-        # XLA folds its one-hot encodings (measured 7.9 M → 8.3 M sequence-steps/s in the benchmark).
-        seqs = all_sequences(self.max_length)
-        out = nnx.merge(self.graphdef, params)(jnp.asarray(seqs))  # (T, B, 2)
-        onehot = jax.nn.one_hot(jnp.asarray(parity_targets(seqs)).T, 2, dtype=out.dtype)
-        err = jnp.mean((out - onehot) ** 2, axis=-1)  # (T, B): PyTorch's MSELoss over the two outputs
-        return jnp.sum(err * weights[:, None])
+    @cached_property
+    def _tables(self):
+        """Per length ℓ: every sequence (2^ℓ, ℓ) and its parity, as constants of the compiled step."""
+        return [(all_sequences(ell), all_sequences(ell).sum(axis=1) % 2) for ell in range(1, self.train_length + 1)]
+
+    def _batch_loss(self, params, bits, target, valid):
+        out = nnx.merge(self.graphdef, params)(bits)
+        err = sequence_loss(out, target, self.cfg.loss)
+        return jnp.sum(err * valid) / jnp.maximum(jnp.sum(valid), 1.0)
 
     def init(self, key, setting, shared):
-        params = nnx.to_pure_dict(nnx.state(self.model(nnx.Rngs(params=key)), nnx.Param))
-        return {"params": params, "opt": _optimizer(self.cfg).init(params)}
+        k_init, k_data, k_shuffle = jax.random.split(key, 3)
+        base = nnx.to_pure_dict(nnx.state(self.model(nnx.Rngs(params=k_init)), nnx.Param))
+        params = jax.tree.map(lambda x: (setting["gain"] * x).astype(self.dtype), base)  # biases are 0: any gain
+        mask = data_mask(k_data, self.train_length, setting["fraction"])
+        zero = jnp.zeros((), self.dtype)
+        return {
+            "params": params,
+            "opt": _optimizer(self.cfg).init(params),
+            "key": k_shuffle,
+            "mask": mask,
+            "done": jnp.zeros((), bool),
+            "epoch_loss": zero,
+        }
+
+    def _length_pass(self, params, opt, key, mask, ell):
+        """The SGD steps of one length ℓ: shuffle the kept sequences, batches of B (last one shorter)."""
+        bits, parity = self._tables[ell - 1]
+        n, B = 2**ell, self.cfg.batch_size
+        bs = min(n, B)
+        nb = -(-n // bs)
+        order = jnp.argsort(jnp.where(mask > 0, jax.random.uniform(key, (n,)), 2.0))  # kept first, shuffled
+        order = jnp.concatenate([order, jnp.zeros(nb * bs - n, order.dtype)]).reshape(nb, bs)
+        valid = (jnp.arange(nb * bs) < jnp.sum(mask)).reshape(nb, bs).astype(self.dtype)
+        bits, parity = jnp.asarray(bits), jnp.asarray(parity)
+        tx = _optimizer(self.cfg)
+        grad = jax.value_and_grad(self._batch_loss)
+
+        def one(carry, batch):
+            p, o = carry
+            idx, v = batch
+            loss, g = grad(p, bits[idx], parity[idx], v)
+            updates, o = tx.update(g, o, p)
+            return (optax.apply_updates(p, updates), o), (loss, jnp.any(v > 0))
+
+        if nb == 1:
+            (params, opt), (loss, used) = one((params, opt), (order[0], valid[0]))
+            loss, used = loss[None], used[None]
+        else:
+            (params, opt), (loss, used) = jax.lax.scan(one, (params, opt), (order, valid))
+        # the authors' epoch loss: mean of this length's batch losses (each before its own update)
+        length_loss = jnp.sum(loss * used) / jnp.maximum(jnp.sum(used), 1)
+        return params, opt, length_loss
 
     def step(self, state, setting, shared):
-        loss, grads = jax.value_and_grad(self.loss)(state["params"], setting["weights"], shared)
-        updates, opt = _optimizer(self.cfg).update(grads, state["opt"], state["params"])
-        return {"params": optax.apply_updates(state["params"], updates), "opt": opt}, loss
+        key, sub = jax.random.split(state["key"])
+        keys = jax.random.split(sub, self.train_length)
+        params, opt, mask = state["params"], state["opt"], state["mask"]
+        total, count = jnp.zeros((), self.dtype), jnp.sum(mask)
+        for ell in range(1, self.train_length + 1):
+            m = mask[2**ell - 2 : 2 ** (ell + 1) - 2]
+            params, opt, ll = self._length_pass(params, opt, keys[ell - 1], m, ell)
+            total = total + ll * jnp.sum(m)
+        epoch_loss = total / jnp.maximum(count, 1.0)
+        done = state["done"]
+        keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(done, b, a), new, old)  # noqa: E731
+        new = {
+            "params": keep(params, state["params"]),
+            "opt": keep(opt, state["opt"]),
+            "key": key,
+            "mask": mask,
+            "done": done | (epoch_loss < self.stop_loss),
+            "epoch_loss": jnp.where(done, state["epoch_loss"], epoch_loss),
+        }
+        return new, epoch_loss
 
-    def memory(self):
-        """Activations over the 2^Lmax streams × Lmax steps (forward and backward, ≈ 6 arrays of them)."""
-        return self.dtype.itemsize * 6 * 2**self.max_length * self.max_length * self.cfg.hidden
+    def losses(self, records):
+        return records.get("loss")
 
     def record(self, state, setting, shared, block):
-        rec = {"loss": block.last}
-        if self.record_prefix:
-            rec["hidden"], rec["outputs"] = prefix_hidden_states(
-                to_params(state["params"]), self.cfg, self.record_prefix
-            )
+        p = to_params(state["params"])
+        hidden, outputs = prefix_hidden_states(p, self.cfg, self.train_length)
+        tgt = jnp.asarray(np.concatenate([t for _, t in self._tables]))
+        err = sequence_loss(outputs[1:], tgt, self.cfg.loss)  # every sequence of length 1…L, flat order
+        mask = state["mask"]
+        by_length = lambda x, ell: x[2**ell - 2 : 2 ** (ell + 1) - 2]  # noqa: E731
+        per_length = jnp.stack(
+            [
+                jnp.sum(by_length(err * mask, ell)) / jnp.maximum(jnp.sum(by_length(mask, ell)), 1.0)
+                for ell in range(1, self.train_length + 1)
+            ]
+        )
+        rec = {
+            "loss": jnp.sum(err * mask) / jnp.maximum(jnp.sum(mask), 1.0),
+            "length_loss": per_length,
+            "epoch_loss": state["epoch_loss"],
+            "done": state["done"],
+        }
+        if shared is not None and shared.get("val"):
+            val_loss, val_acc = [], []
+            for T in sorted(shared["val"], key=int):
+                bits = shared["val"][T]
+                out = final_outputs(p, bits, self.cfg)
+                target = jnp.sum(bits, axis=1) % 2
+                val_loss.append(jnp.mean(sequence_loss(out, target, self.cfg.loss)))
+                val_acc.append(jnp.mean(jnp.argmax(out, axis=-1) == target))
+            rec["val_loss"], rec["val_acc"] = jnp.stack(val_loss), jnp.stack(val_acc)
+        if self.record_states:
+            rec["hidden"], rec["outputs"] = hidden, outputs
         return rec
+
+    def memory(self):
+        """Activations of one epoch's largest batch (forward and backward) plus the recorded prefix states."""
+        L, P = self.train_length, self.cfg.hidden
+        batch = min(2**L, self.cfg.batch_size) * L * P * 6
+        states = (2 ** (L + 1)) * (P + 2) * 4 if self.record_states else 0
+        return self.dtype.itemsize * (batch + (2**L) * L * P) + states
 
 
 def job(
-    train_lengths,
-    cfg: RNNConfig = RNNConfig(),
+    train_length: int = 10,
+    cfg: RNNConfig = PAPER,
     *,
-    seeds: int = 8,
-    steps: int = 3000,
-    n_records: int = 30,
-    record_prefix: int = 0,
-    max_length: int | None = None,
+    seeds: int = 1,
+    gains=None,
+    fractions=None,
+    epochs: int = 1000,
+    n_records: int = 100,
+    record_states: bool = False,
+    val_lengths=(),
+    val_sequences: int = 10,
+    val_key: jax.Array | None = None,
+    stop_loss: float = 0.0,
     first_seed: int = 0,
     dtype=jnp.float32,
 ) -> Job:
-    """The validated :class:`~toymodels.engine.Job` of :func:`train` (same arguments; a sweep item is a seed)."""
-    lengths = np.atleast_1d(np.asarray(train_lengths))
-    if lengths.size == 0:
-        raise ParameterError("train_lengths must not be empty")
-    for L in lengths:
-        check_int(L, "train_length", minimum=1)
+    """The validated :class:`~toymodels.engine.Job` of :func:`train` (same arguments; a sweep item is one seed with
+    its whole gain × fraction grid)."""
+    check_int(train_length, "train_length", minimum=1, maximum=16)
     check_int(seeds, "seeds", minimum=1)
-    check_int(steps, "steps", minimum=1)
+    check_int(epochs, "epochs", minimum=1)
     check_int(n_records, "n_records", minimum=1)
-    check_int(record_prefix, "record_prefix", minimum=0)
-    if steps % n_records:
-        raise ParameterError(f"steps must be a multiple of n_records={n_records}; got {steps}")
-    max_length = int(lengths.max()) if max_length is None else max_length
-    check_int(max_length, "max_length", minimum=int(lengths.max()))
+    if epochs % n_records:
+        raise ParameterError(f"epochs must be a multiple of n_records={n_records}; got {epochs}")
     check_int(first_seed, "first_seed", minimum=0)
-    n_len = lengths.size
-    weights = jnp.stack([position_weights(int(L), max_length, cfg.weighting) for L in lengths]).astype(dtype)
-    # one flat model axis, seed-major: model s·n_len + j is (seed s, length j); a seed's key is shared by its lengths
-    ids = np.repeat(first_seed + np.arange(seeds), n_len)
-    family = FullBatch(cfg, int(max_length), int(record_prefix), jnp.dtype(dtype))
-    settings = {"weights": jnp.tile(weights, (seeds, 1))}
+    check_range(stop_loss, "stop_loss", low=0.0)
+    g = np.atleast_1d(np.asarray(cfg.gain if gains is None else gains, float))
+    p = np.atleast_1d(np.asarray(1.0 if fractions is None else fractions, float))
+    if g.ndim != 1 or g.size == 0 or np.any(g <= 0):
+        raise ParameterError(f"gains must be a non-empty list of numbers > 0; got {gains}")
+    if p.ndim != 1 or p.size == 0 or np.any((p <= 0) | (p > 1)):
+        raise ParameterError(f"fractions must be a non-empty list of numbers in (0, 1]; got {fractions}")
+    lens = tuple(int(T) for T in val_lengths)
+    for T in lens:
+        check_int(T, "val_lengths", minimum=1)
+    check_int(val_sequences, "val_sequences", minimum=1)
+    gg, pp = np.meshgrid(g, p, indexing="ij")  # (gains, fractions): one cell per pair
+    cells = gg.size
+    settings = {
+        "gain": jnp.asarray(np.tile(gg.ravel(), seeds), dtype),
+        "fraction": jnp.asarray(np.tile(pp.ravel(), seeds), dtype),
+    }
+    ids = np.repeat(first_seed + np.arange(seeds), cells)  # the cells of one seed share its key
+    vkey = jax.random.key(0) if val_key is None else val_key
+    val = {
+        str(T): jax.random.bernoulli(jax.random.fold_in(vkey, T), 0.5, (val_sequences, T)).astype(jnp.int32)
+        for T in lens
+    }
+    family = Epochs(cfg, int(train_length), bool(record_states), float(stop_loss), jnp.dtype(dtype))
     return Job(
         family,
         settings,
-        int(steps),
+        int(epochs),
         int(n_records),
+        shared={"val": val},
         ids=ids,
-        unit=n_len,
-        finish=partial(_finish, n_len=n_len),
+        record_initial=True,
+        unit=cells,
+        finish=partial(_finish, shape=gg.shape),
+        info={"gains": g, "fractions": p, "val_lengths": np.asarray(lens, int)},
     )
 
 
-def _finish(result: Result, n_len: int) -> Result:
-    """Flat (seed × length) models → leading axes (S, G); weights as :class:`Params`."""
-    by_seed = lambda x: x.reshape(-1, n_len, *x.shape[1:])  # noqa: E731
-    state = jax.tree.map(by_seed, result.state)
+def _finish(result: Result, shape) -> Result:
+    """Flat (seed × gain × fraction) models → leading axes (S, G, F); weights as :class:`Params`."""
+    grid = lambda x: x.reshape(-1, *shape, *x.shape[1:])  # noqa: E731
+    state = jax.tree.map(grid, result.state)
     state["params"] = to_params(state["params"])
-    return result._replace(state=state, records=jax.tree.map(by_seed, result.records))
+    return result._replace(state=state, records=jax.tree.map(grid, result.records))
 
 
 def example_job(dtype=jnp.float64) -> Job:
-    """A small job (3 seeds × lengths 2 and 3, 8 units, prefix states recorded) for layout checks."""
-    cfg = RNNConfig(hidden=8, gain=0.5, learning_rate=1e-2)
-    return job([2, 3], cfg, seeds=3, steps=20, n_records=2, record_prefix=2, dtype=dtype)
+    """A small job (2 seeds × 2 gains × 1 fraction, L = 3, 8 units, states recorded) for layout checks."""
+    cfg = RNNConfig(hidden=8, batch_size=4, learning_rate=0.05)
+    return job(
+        3, cfg, seeds=2, gains=[0.5, 1.0], epochs=6, n_records=2, record_states=True, val_lengths=(5,), dtype=dtype
+    )
 
 
 def train(
     key: jax.Array,
-    train_lengths,
-    cfg: RNNConfig = RNNConfig(),
+    train_length: int = 10,
+    cfg: RNNConfig = PAPER,
     *,
     devices: int | str | None = None,
     records_per_chunk: int | None = None,
     progress: bool | None = None,
     **kwargs,
 ) -> Result:
-    """Train ``seeds`` × ``len(train_lengths)`` RNNs at once on the engine (vmap over both), full-batch.
+    """Train seeds × gains × fractions RNNs at once on the engine (all vmapped), one step per epoch.
 
-    Args (besides the engine's ``key``, ``devices``, ``records_per_chunk``, ``progress``):
-        key: PRNG key; seed s starts from ``ElmanRNN(rngs=nnx.Rngs(params=fold_in(key, s)))``, **shared across
-            training lengths** (so lengths are compared on the same initial networks).
-        train_lengths: the training lengths L (each ≥ 1).
-        cfg: architecture and optimiser.
-        seeds: number of independent initialisations.
-        steps: full-batch optimiser steps (a multiple of ``n_records``).
-        n_records: records (loss, and the prefix hidden states when ``record_prefix``).
-        record_prefix: record hidden states of every prefix up to this length (0: none).
-        max_length: length of the stream batch (default max(train_lengths)).
-        first_seed: index of the first seed (seed s uses ``fold_in(key, first_seed + s)``).
+    Args (besides the engine's ``devices``, ``records_per_chunk``, ``progress``):
+        key: PRNG key; seed s uses ``fold_in(key, first_seed + s)`` for its weights, data mask and shuffles (split
+            three ways), shared by its gains and fractions.
+        train_length: L; the training set holds the sequences of length 1…L.
+        cfg: architecture, loss and optimiser (default :data:`PAPER`).
+        seeds: independent initialisations.
+        gains: initial gains (default ``[cfg.gain]``); fractions: data fractions in (0, 1] (default [1]).
+        epochs: training epochs (a multiple of ``n_records``).
+        n_records: records after the initial one.
+        record_states: record the hidden state and output of every sequence of length 0…L.
+        val_lengths, val_sequences: validation sets (random sequences from ``val_key``, default key 0).
+        stop_loss: stop a network after the first epoch whose training loss is below this (0: never).
 
     Returns:
-        :class:`~toymodels.engine.Result` with leading axes (S, G) everywhere: ``params`` (:class:`Params`),
-        ``loss`` (S, G, R) (the loss at the last step before each record), ``steps`` (R,), and with
-        ``record_prefix`` ``records["hidden"]`` (S, G, R, 2^(Lrec+1)−1, P) (:func:`prefix_hidden_states`
-        order) and ``records["outputs"]`` (…, 2).
+        :class:`~toymodels.engine.Result` with leading axes (S, G, F): ``params`` (:class:`Params`), ``state["mask"]``,
+        ``records`` (…, R + 1, …) with ``loss``, ``length_loss`` (L,), ``epoch_loss``, ``done``, ``val_loss`` and
+        ``val_acc`` (one per validation length), and with ``record_states`` ``hidden`` (2^(L+1) − 1, P) and
+        ``outputs`` (…, 2); ``steps`` (R + 1,) are epochs, 0 first.
     """
     return engine.train(
-        job(train_lengths, cfg, **kwargs), key, devices=devices, records_per_chunk=records_per_chunk, progress=progress
+        job(train_length, cfg, **kwargs), key, devices=devices, records_per_chunk=records_per_chunk, progress=progress
     )
 
 
@@ -516,4 +698,4 @@ def dfa_rnn(transitions, outputs, initial: int = 0, *, sharpness: float = 20.0):
     b_o = R.sum(axis=1) / 2
     cfg = RNNConfig(hidden=P, activation="tanh", initial_state=1.0)
     f = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
-    return Params(f(W_hh), f(W_xh), f(b_h), f(W_o), f(b_o)), cfg
+    return Params(f(W_hh), f(W_xh), f(np.zeros(P)), f(b_h), f(W_o), f(b_o)), cfg
