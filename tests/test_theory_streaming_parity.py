@@ -165,7 +165,10 @@ def test_merger_condition_critical_count_and_saddle():
     below = th.a_high(dh2, dy2, tau_h=tau_h, tau_y=tau_y, n=0.99 * n_c)
     above = th.a_high(dh2, dy2, tau_h=tau_h, tau_y=tau_y, n=1.01 * n_c)
     assert float(below) > 0 > float(above)
-    assert float(th.final_distance(below, 0.0)) == pytest.approx(float(below)) and float(th.final_distance(above, 0.0)) == 0
+    assert (
+        float(th.final_distance(below, 0.0)) == pytest.approx(float(below))
+        and float(th.final_distance(above, 0.0)) == 0
+    )
     # disagreeing: never merges, positive final distance, one eigenvalue of each sign (Eq. 32)
     al = th.a_low(tau_h=tau_h, tau_y=tau_y, n=3, target_gap=0.1)
     assert float(th.final_distance(above, al)) > 0 and not bool(th.merges(above, al))
@@ -215,7 +218,9 @@ def test_equal_representation_rates_only_shrink_an_agreeing_pair():
     """Eqs. 48–49: with 1/τ_h1 = 1/τ_h2, d(h₂ − h₁)/dt = −½(h₂ − h₁)⟨‖Dv‖²⟩/τ_h, so the distance never grows."""
     rng = np.random.default_rng(2)
     y = rng.normal(size=(3, 2))
-    z0, (y11, y12, y22) = th.fixed_point_state(0.1, -0.05, rng.normal(size=(3, 2)) * 0.1, rng.normal(size=(3, 2)) * 0.1, y, y)
+    z0, (y11, y12, y22) = th.fixed_point_state(
+        0.1, -0.05, rng.normal(size=(3, 2)) * 0.1, rng.normal(size=(3, 2)) * 0.1, y, y
+    )
     kw = dict(eta_h1=0.1, eta_h2=0.1, eta_y=0.02, eta_b=0.005, n=3, y11=y11, y12=y12, y22=y22)
     _, traj = th.rk4(lambda z: th.fixed_point_rhs(z, **kw), z0, 2000.0, 20000, 200)
     dist = np.asarray((traj[:, 1] - traj[:, 0]) ** 2)

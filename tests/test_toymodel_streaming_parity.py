@@ -98,8 +98,12 @@ def test_prefix_hidden_states_match_direct_runs():
     chex.assert_shape(hidden, (31, 4))
     np.testing.assert_allclose(hidden[0], np.ones(4))
     for s in ([1], [0, 1], [1, 1, 0], [0, 1, 0, 1]):
-        np.testing.assert_allclose(hidden[th.prefix_index(s)], tm.run_rnn(params, jnp.asarray([s]), cfg)[-1, 0], rtol=1e-12)
-        np.testing.assert_allclose(outputs[th.prefix_index(s)], tm.final_outputs(params, jnp.asarray([s]), cfg)[0], rtol=1e-12)
+        np.testing.assert_allclose(
+            hidden[th.prefix_index(s)], tm.run_rnn(params, jnp.asarray([s]), cfg)[-1, 0], rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            outputs[th.prefix_index(s)], tm.final_outputs(params, jnp.asarray([s]), cfg)[0], rtol=1e-12
+        )
 
 
 def test_data_mask_keeps_a_binomial_fraction_nested_in_p():

@@ -83,6 +83,8 @@ __all__ = [
     "prefix_hidden_states",
     "sequence_loss",
     "long_sequence_accuracy",
+    "representation_rate",
+    "decoder_rate",
     "job",
     "example_job",
     "train",
@@ -365,11 +367,59 @@ def long_sequence_accuracy(
     key: jax.Array, params: Params, cfg: RNNConfig, *, length: int = 1000, n_sequences: int = 64
 ):
     """On random sequences of ``length`` bits: the fraction whose parity is right at **every** step, the per-step
-    accuracy, and the accuracy of the final output (Fig. 9's measure). One network (no leading axes)."""
+    accuracy, and the accuracy of the final output (Fig. 9's measure). One network (no leading axes); memory does not
+    grow with ``length`` (the counts are accumulated inside the scan)."""
     bits = jax.random.bernoulli(key, 0.5, (n_sequences, length)).astype(jnp.int32)
-    target = jnp.cumsum(bits, axis=1) % 2
-    ok = predict(params, bits, cfg) == target
-    return jnp.mean(jnp.all(ok, axis=1)), jnp.mean(ok), jnp.mean(ok[:, -1])
+    h0 = jnp.full((n_sequences, params.W_hh.shape[0]), cfg.initial_state, params.W_hh.dtype)
+
+    def step(carry, bit):
+        h, parity, all_ok, hits, _ = carry
+        h = _cell(params, h, bit, cfg.activation)
+        parity = (parity + bit) % 2
+        ok = jnp.argmax(h @ params.W_o.T + params.b_o, axis=-1) == parity
+        return (h, parity, all_ok & ok, hits + ok, ok), None
+
+    zeros = jnp.zeros(n_sequences, jnp.int32)
+    init = (h0, zeros, jnp.ones(n_sequences, bool), zeros, jnp.ones(n_sequences, bool))
+    (_, _, all_ok, hits, last), _ = jax.lax.scan(step, init, bits.T)
+    return jnp.mean(all_ok), jnp.mean(hits) / length, jnp.mean(last)
+
+
+# ----------------------------------------------------------------------------------------------
+# effective rates from the network's gradient kernels (the τ's of the interaction theory)
+# ----------------------------------------------------------------------------------------------
+def representation_rate(params: Params, cfg: RNNConfig, bits, direction):
+    """‖∇_θ vᵀh(s)‖² = vᵀΘ_h(s, s)v: how fast gradient descent moves the representation h(s) of the sequence ``bits``
+    (T,) along the unit vector v per unit of loss gradient on it, per unit learning rate (θ = the recurrent weights
+    and biases; the readout does not move h). The paper's 1/τ_hα (§3.2) for a network; App. D.3 argues it grows
+    with the sequence length (Eq. 51). ``bits`` of length 0 (h₀, fixed) gives 0."""
+    bits = jnp.asarray(bits, jnp.int32)
+    if bits.shape[-1] == 0:
+        return jnp.zeros((), params.W_hh.dtype)
+
+    def proj(rec):
+        p = params._replace(W_hh=rec[0], W_xh=rec[1], b_xh=rec[2], b_hh=rec[3])
+        return direction @ run_rnn(p, bits[None], cfg)[-1, 0]
+
+    g = jax.grad(proj)((params.W_hh, params.W_xh, params.b_xh, params.b_hh))
+    return sum(jnp.sum(x**2) for x in g)
+
+
+def decoder_rate(params: Params, cfg: RNNConfig, h, direction, out_direction, continuation):
+    """‖∇_θ eᵀD v‖², D = ∂y(h·c)/∂h the Jacobian at h of the map from a state to the output after the continuation c
+    (``continuation`` (n,) bits; n = 0: the readout): how fast gradient descent changes the relevant entry eᵀDv of the
+    decoder per unit of loss gradient on it, per unit learning rate. The paper's 1/τ_y (§3.2) for a network."""
+    c = jnp.asarray(continuation, jnp.int32)
+
+    def entry(p):
+        def g(x):
+            hx = run_rnn(p, c[None], cfg, h0=x[None])[-1, 0] if c.shape[-1] else x
+            return hx @ p.W_o.T + p.b_o
+
+        return out_direction @ jax.jvp(g, (h,), (direction,))[1]
+
+    grads = jax.grad(entry)(params)
+    return sum(jnp.sum(x**2) for x in grads)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -3,6 +3,11 @@
 
 Registered experiments (``python -m experiments describe NAME`` lists every setting):
 
+* ``parity_training``: the paper's run (App. C.1): loss to zero on training and long validation sequences at once
+  (Figs. 1, 6), the automaton grows then collapses to the two-state parity machine (Figs. 4, 8), no contraction
+  (Fig. 12), merged pairs agree (§4.2).
+* ``parity_merger_map``: which agreeing pairs merge over their lengths (Fig. 7) against the merger condition
+  evaluated on the initial network (Eqs. 6, 8, 9).
 * ``parity_merger_theory``: the reduced interaction models (Eqs. 20, 42) against gradient flow on the models they
   reduce, their closed forms (Eqs. 5, 7, 22, 32, 35) and Fig. 10 (left).
 
@@ -13,6 +18,7 @@ experiments).
 
 from __future__ import annotations
 
+from experiments.streaming_parity.merger_map import run_merger_map
 from experiments.streaming_parity.merger_theory import run_merger_theory
 from experiments.streaming_parity.settings import (
     MergerMapConfig,
@@ -22,6 +28,7 @@ from experiments.streaming_parity.settings import (
     RNNSettings,
     TrainingConfig,
 )
+from experiments.streaming_parity.training import run_training
 
 __all__ = [
     "RNNSettings",
@@ -30,5 +37,7 @@ __all__ = [
     "PairDynamicsConfig",
     "PhaseDiagramConfig",
     "MergerTheoryConfig",
+    "run_merger_map",
     "run_merger_theory",
+    "run_training",
 ]

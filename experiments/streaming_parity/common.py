@@ -1,4 +1,11 @@
-"""Helpers shared by the streaming-parity experiments: the RNN settings, training at one length, the long test."""
+"""Shared by the streaming-parity RNN experiments: training at the paper's setting, the long-sequence test, and the
+pairwise analysis of the recorded representations (distances, merges, thresholds).
+
+Indices: the representations of every sequence of length 0…L are stored in
+:func:`theory.streaming_parity.prefix_index` order (index 0 is h₀, the empty sequence). A *pair* is two different
+non-empty sequences i < j (the empty sequence is no data point: the paper's and the authors' pair analyses use the
+2046 training sequences); *agreeing* pairs have equal parity, so they agree on every future output (App. A, §4.2).
+"""
 
 from __future__ import annotations
 
@@ -7,33 +14,110 @@ import numpy as np
 
 from experiments.contract import RunContext
 from experiments.sweep import train_sweep
+from theory import streaming_parity as th
 from toymodels import streaming_parity as tm
 
-__all__ = ["rnn_cfg", "generalises", "train_one_length"]
+__all__ = [
+    "keys",
+    "train",
+    "long_test",
+    "Pairs",
+    "squared_distances",
+    "initial_params",
+]
 
 
-def rnn_cfg(cfg) -> tm.RNNConfig:
-    return tm.RNNConfig(
-        hidden=cfg.hidden, activation=cfg.activation, gain=cfg.gain, optimizer=cfg.optimizer, learning_rate=cfg.lr
+def keys(seed: int):
+    """(training key, evaluation key) of an experiment run with ``seed``."""
+    return jax.random.split(jax.random.key(seed))
+
+
+def train(cfg, seed: int, ctx: RunContext, *, outputs=None, name: str = "train", **kw):
+    """Train ``cfg.seeds`` networks at ``cfg``'s setting as a chunked sweep (:func:`experiments.sweep.train_sweep`).
+
+    ``kw`` go to :func:`toymodels.streaming_parity.job` (``record_states``, ``gains``, ``fractions``, ``val_lengths``,
+    ``stop_loss``, …); records every ``cfg.record_every`` epochs plus the initial network. ``outputs`` reduces each
+    chunk of seeds to the arrays it keeps (so the recorded representations never need to be held for every seed).
+    """
+    k_train, k_eval = keys(seed)
+    n_records = cfg.epochs // cfg.record_every
+    kw.setdefault("seeds", cfg.seeds)
+    job = tm.job(cfg.train_length, cfg.rnn(), epochs=cfg.epochs, n_records=n_records, val_key=k_eval, **kw)
+    ctx.log(
+        f"  {kw['seeds']} x {job.unit} RNN(s), L={cfg.train_length}, P={cfg.hidden}, {cfg.activation}, gain "
+        f"{cfg.gain}, SGD lr {cfg.lr}, {cfg.epochs} epochs, records every {cfg.record_every}"
     )
+    return train_sweep(ctx, name, job, k_train, outputs=outputs, records_per_chunk=max(1, n_records // 10))
 
 
-def generalises(key, params, rcfg, length, n_sequences):
-    """Per-model (all-steps-correct fraction, per-step accuracy) on random long sequences; leading axes kept."""
-    fn = lambda p: tm.long_sequence_accuracy(key, p, rcfg, length=length, n_sequences=n_sequences)  # noqa: E731
-    lead = jax.tree.leaves(params)[0].ndim - 2  # W_hh is (…, P, P)
-    for _ in range(lead):
+def long_test(key, params, cfg: tm.RNNConfig, length: int, n_sequences: int):
+    """Per network (leading axes kept): fraction of random sequences right at every step, per-step accuracy and
+    final-output accuracy on ``n_sequences`` sequences of ``length`` bits."""
+    fn = lambda p: tm.long_sequence_accuracy(key, p, cfg, length=length, n_sequences=n_sequences)  # noqa: E731
+    for _ in range(jax.tree.leaves(params)[0].ndim - 2):  # W_hh is (…, P, P)
         fn = jax.vmap(fn)
-    perfect, per_step = fn(params)
-    return np.asarray(perfect), np.asarray(per_step)
+    return tuple(np.asarray(x) for x in jax.jit(fn)(params))
 
 
-def train_one_length(cfg, seed: int, ctx: RunContext):
-    """Train ``cfg.seeds`` RNNs at ``cfg.train_length`` recording every prefix state; returns (res, eval key)."""
-    key_train, key_eval = jax.random.split(jax.random.key(seed))
-    L = cfg.train_length
-    ctx.log(f"  {cfg.seeds} seeds at L={L}, checkpoints every {cfg.record_every} steps")
-    n_records = cfg.steps // cfg.record_every
-    job = tm.job([L], rnn_cfg(cfg), seeds=cfg.seeds, steps=cfg.steps, n_records=n_records, record_prefix=L)
-    res = train_sweep(ctx, "train", job, key_train, records_per_chunk=max(1, n_records // 10))
-    return res, key_eval
+def initial_params(cfg, seed: int, gain: float | None = None, fraction: float = 1.0, s: int = 0):
+    """Network ``s`` of the run with ``seed`` at initialisation and its data mask, exactly as the engine draws them
+    (its key is ``fold_in(training key, s)``, the family's ``init``)."""
+    from toymodels import engine
+
+    fam = tm.Epochs(cfg.rnn(), cfg.train_length)
+    key = engine.model_keys(keys(seed)[0], [s])[0]
+    g = cfg.gain if gain is None else gain
+    state = fam.init(key, {"gain": np.float32(g), "fraction": np.float32(fraction)}, None)
+    return tm.to_params(state["params"]), np.asarray(state["mask"])
+
+
+def squared_distances(h) -> np.ndarray:
+    """All squared distances between the rows of ``h`` (n, P), from one Gram matrix (float64)."""
+    h = np.asarray(h, float)
+    sq = np.sum(h * h, axis=1)
+    return np.maximum(sq[:, None] + sq[None, :] - 2.0 * (h @ h.T), 0.0)
+
+
+class Pairs:
+    """The pairs i < j of non-empty sequences of length ≤ L, their lengths, agreement and common-suffix length."""
+
+    def __init__(self, L: int):
+        labels = th.prefix_strings(L)
+        n = len(labels)
+        self.L, self.n = L, n
+        i, j = np.triu_indices(n, k=1)
+        keep = i > 0
+        self.i, self.j = i[keep], j[keep]
+        lengths = th.prefix_lengths(L)
+        self.m1, self.m2 = lengths[self.i], lengths[self.j]  # m1 <= m2 (index order is by length)
+        parity = np.array([s.count("1") % 2 for s in labels])
+        self.agree = parity[self.i] == parity[self.j]
+        self.n_continuations = th.continuation_count(self.m1, self.m2, L)
+
+    def distances(self, h) -> np.ndarray:
+        """Distances of every pair, from representations ``h`` (n, P)."""
+        return np.sqrt(squared_distances(h)[self.i, self.j])
+
+    def common_suffix(self) -> np.ndarray:
+        """Length of the common suffix of each pair (the number of recurrent steps since the two sequences last
+        differed, or since the shorter one began)."""
+        lengths = th.prefix_lengths(self.L)
+        value = np.arange(self.n) - (2**lengths - 1)  # the sequence as a binary number
+        out = np.zeros(self.i.size, int)
+        alive = np.ones(self.i.size, bool)
+        for k in range(1, self.L + 1):
+            mask = 2**k - 1
+            alive &= (self.m1 >= k) & ((value[self.i] & mask) == (value[self.j] & mask))
+            out += alive
+        return out
+
+    def by_lengths(self, values, select=None) -> np.ndarray:
+        """Mean of ``values`` over the pairs of each (m₁, m₂) cell (an L × L map, symmetric; NaN where empty)."""
+        sel = np.ones(self.i.size, bool) if select is None else select
+        out = np.full((self.L, self.L), np.nan)
+        idx = (self.m1 - 1) * self.L + (self.m2 - 1)
+        sums = np.bincount(idx[sel], weights=np.asarray(values, float)[sel], minlength=self.L * self.L)
+        counts = np.bincount(idx[sel], minlength=self.L * self.L)
+        ok = counts > 0
+        out.flat[ok] = sums[ok] / counts[ok]
+        return np.where(np.isnan(out), out.T, out)

@@ -11,7 +11,7 @@ import numpy as np
 
 from experiments.style import paper_title, pyplot
 
-__all__ = ["merger_theory"]
+__all__ = ["merger_theory", "training", "merger_map"]
 
 PAPER = "van Rossem & Saxe 2025"
 
@@ -51,3 +51,89 @@ def merger_theory(a: dict, cfg) -> dict:
     paper_title(fig, "parity_merger_theory", f"{PAPER}, Eqs. 4–7, 35, 42; Fig. 10 (left)")
     fig.tight_layout()
     return {"merger_theory": fig}
+
+
+def _draw_automaton(ax, transitions, outputs, initial):
+    """A small Moore machine on a circle: states coloured by output, arrows labelled by the input bit."""
+    k = int(np.sum(outputs >= 0)) or int(np.sum(transitions[:, 0] >= 0))
+    ang = np.linspace(0, 2 * np.pi, k, endpoint=False) + np.pi / 2
+    pos = np.stack([np.cos(ang), np.sin(ang)], 1) * (0.0 if k == 1 else 1.0)
+    for q in range(k):
+        for bit in (0, 1):
+            r = int(transitions[q, bit])
+            if r < 0 or r >= k:
+                continue
+            if r == q:
+                ax.annotate(f"{bit}", pos[q] + [0, 0.45 if bit else -0.45], ha="center", va="center", fontsize=9)
+                continue
+            bend = 0.25 if bit else -0.25
+            ax.annotate(
+                "",
+                xy=pos[r],
+                xytext=pos[q],
+                arrowprops=dict(arrowstyle="->", lw=1.2, shrinkA=16, shrinkB=16, connectionstyle=f"arc3,rad={bend}"),
+            )
+            mid = (pos[q] + pos[r]) / 2 + bend * np.array([-(pos[r] - pos[q])[1], (pos[r] - pos[q])[0]])
+            ax.annotate(f"{bit}", mid, ha="center", va="center", fontsize=9)
+    for q in range(k):
+        color = "C0" if outputs[q] == 0 else "C1"
+        ax.add_patch(pyplot().Circle(pos[q], 0.22, color=color, alpha=0.8, lw=3 if q == initial else 0, ec="k"))
+        ax.annotate(f"out {outputs[q]}", pos[q], ha="center", va="center", fontsize=8, color="w")
+    ax.set(xlim=(-1.8, 1.8), ylim=(-1.8, 1.8), aspect="equal", xticks=[], yticks=[])
+
+
+def training(a: dict, cfg) -> dict:
+    plt = pyplot()
+    ep = a["epochs"]
+    fig, ax = plt.subplots(1, 4, figsize=(18, 4))
+    for s in range(a["loss"].shape[0]):
+        ax[0].semilogy(ep, a["loss"][s], color="k", lw=1, alpha=0.7, label="training (all seeds)" if s == 0 else None)
+    for v, T in enumerate(cfg.val_lengths):
+        ax[0].semilogy(ep, a["val_loss"][0, :, v], lw=1, label=f"validation, length {T} (seed 0)")
+    ax[0].set(xlabel="epoch", ylabel="MSE", title="loss to zero at every length (Figs. 1, 6)")
+    ax[0].legend(fontsize=6)
+    n_seq = a["n_states"].shape[-1] if a["n_states"].ndim > 2 else 2 ** (cfg.train_length + 1) - 1
+    for s in range(a["n_states"].shape[0]):
+        ax[1].plot(ep, a["n_states"][s] / n_seq, lw=1, label=f"seed {s}")
+    ax[1].set(xlabel="epoch", ylabel=f"states / {n_seq} sequences", yscale="log", title="automaton states (Fig. 4)")
+    ax[1].legend(fontsize=6)
+    for s in range(a["mean_distance"].shape[0]):
+        ax[2].plot(ep, a["mean_distance"][s], lw=1)
+    ax[2].set(xlabel="epoch", ylabel="mean pairwise distance", title="no contraction (Fig. 12)")
+    _draw_automaton(ax[3], a["min_transitions"][0], a["min_outputs"][0], int(a["min_initial"][0]))
+    ax[3].set_title(f"seed 0, minimised: {int(a['final_min_states'][0])} states (Fig. 8)")
+    paper_title(fig, "parity_training", f"{PAPER}, Figs. 1, 4, 6, 8, 12")
+    fig.tight_layout()
+    return {"training": fig}
+
+
+def _length_map(ax, fig, m, title, vmax=None):
+    L = m.shape[0]
+    im = ax.imshow(m, origin="lower", extent=(0.5, L + 0.5, 0.5, L + 0.5), vmin=0, vmax=vmax, cmap="viridis")
+    ax.set(xlabel="length m₂", ylabel="length m₁", title=title)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+
+
+def merger_map(a: dict, cfg) -> dict:
+    plt = pyplot()
+    fig, ax = plt.subplots(1, 4, figsize=(19, 4))
+    held = a["eq9_map"][1:].mean(axis=0)
+    vmax = float(max(np.nanmax(a["measured_map"].mean(axis=0)), np.nanmax(held)))
+    _length_map(
+        ax[0], fig, a["measured_map"].mean(axis=0), f"measured: agreeing pairs merged (Fig. 7), {cfg.seeds} nets", vmax
+    )
+    _length_map(ax[1], fig, held, "Eq. 9 at initialisation (θ from net 0), held out", vmax)
+    _length_map(ax[2], fig, a["kernel_map"], "Eq. 6, kernel rates at initialisation (net 0)", 1.0)
+    k = np.arange(a["dh2_by_suffix"].size)
+    ax[3].semilogy(k, a["dh2_by_suffix"], "o", label="measured (median over pairs)")
+    G = float(np.mean(a["G_map"]))
+    ax[3].semilogy(k, float(a["c_h"]) * G**k, "k--", lw=1, label=f"c·G^k, G = {G:.2g} from the recurrent map")
+    ax[3].set(
+        xlabel="common suffix k (steps since the sequences last differed)",
+        ylabel="‖dh(0)‖² at initialisation",
+        title="Eq. 8: initial distances shrink as G^k",
+    )
+    ax[3].legend(fontsize=7)
+    paper_title(fig, "parity_merger_map", f"{PAPER}, Fig. 7, Eqs. 6–9")
+    fig.tight_layout()
+    return {"merger_map": fig}

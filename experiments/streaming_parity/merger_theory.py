@@ -101,8 +101,12 @@ def midpoint(cfg: MergerTheoryConfig, ctx: RunContext) -> dict:
         out[f"{name}_final_theory"] = float(th.final_distance(ah, al))
         out[f"{name}_a_high"], out[f"{name}_a_low"] = float(ah), float(al)
         if agree:
-            out["agree_closed_form"] = np.asarray(th.agreeing_trajectory(ts, flow[0, 0], ah, tau_y=tau_y, n=cfg.continuations))
-            out["agree_invariant"] = np.asarray(th.dy2_from_dh2(flow[:, 0], flow[0, 0], flow[0, 1], tau_h=tau_h, tau_y=tau_y, n=cfg.continuations))
+            out["agree_closed_form"] = np.asarray(
+                th.agreeing_trajectory(ts, flow[0, 0], ah, tau_y=tau_y, n=cfg.continuations)
+            )
+            out["agree_invariant"] = np.asarray(
+                th.dy2_from_dh2(flow[:, 0], flow[0, 0], flow[0, 1], tau_h=tau_h, tau_y=tau_y, n=cfg.continuations)
+            )
     ctx.log(f"  midpoint model: A_high = {out['agree_a_high']:.3g} (agreeing), A_low = {out['disagree_a_low']:.3g}")
     return out
 
@@ -147,7 +151,13 @@ def saddle(cfg: MergerTheoryConfig) -> dict:
     sol = solve_ivp(f, (0, t_end), s0, method="DOP853", rtol=RTOL, atol=1e-300)
     measured = float(np.log(sol.y[0, -1] / h) / t_end)
     printed = (ah + np.sqrt(ah**2 + 4 * al**2)) / (2 * n * tau_y)
-    return {"saddle_lambda": lam, "saddle_measured": measured, "saddle_eq32_printed": printed, "saddle_a_high": ah, "saddle_a_low": al}
+    return {
+        "saddle_lambda": lam,
+        "saddle_measured": measured,
+        "saddle_eq32_printed": printed,
+        "saddle_a_high": ah,
+        "saddle_a_low": al,
+    }
 
 
 # ---- the fixed expansion point model ------------------------------------------------------------------------------
@@ -170,8 +180,12 @@ def fixed_point(cfg: MergerTheoryConfig, ctx: RunContext) -> dict:
         y2 = y1.copy() if agree else rng.normal(size=(N, K))
         z0 = np.concatenate([[INIT_SCALE, -INIT_SCALE / 2], INIT_SCALE * rng.normal(size=2 * N * K)])
         grad = lambda z, y1=y1, y2=y2: np.concatenate([np.ravel(x) for x in grad_fn(*split(z), y1, y2)])  # noqa: E731
-        r = np.concatenate([[rates["eta_h1"], rates["eta_h2"]], np.full(N * K, rates["eta_b"]), np.full(N * K, rates["eta_y"])])
-        flow = np.stack([np.asarray(th.fixed_point_state(*split(z), y1, y2)[0]) for z in _flow(grad, z0, r, cfg.fixed_t_max, ts)])
+        r = np.concatenate(
+            [[rates["eta_h1"], rates["eta_h2"]], np.full(N * K, rates["eta_b"]), np.full(N * K, rates["eta_y"])]
+        )
+        flow = np.stack(
+            [np.asarray(th.fixed_point_state(*split(z), y1, y2)[0]) for z in _flow(grad, z0, r, cfg.fixed_t_max, ts)]
+        )
         zs, (y11, y12, y22) = th.fixed_point_state(*split(z0), y1, y2)
         rhs = lambda z, y=(y11, y12, y22): th.fixed_point_rhs(z, n=N, y11=y[0], y12=y[1], y22=y[2], **rates)  # noqa: E731
         traj, err = _rk4_error(rhs, zs, cfg.fixed_t_max, cfg.fixed_steps, 100)

@@ -82,9 +82,7 @@ class TrainingConfig(RNNSettings):
 
 @dataclass(frozen=True)
 class MergerMapConfig(RNNSettings):
-    seeds: int = setting(
-        4, "networks; the first calibrates Eq. 9's constant, the others are held out", full=8, ge=2
-    )
+    seeds: int = setting(4, "networks; the first calibrates Eq. 9's constant, the others are held out", full=8, ge=2)
     record_every: int = setting(10, "epochs between records (the merge threshold pools them)", full=1, ge=1)
     merge_factor: float = setting(0.01, "merge threshold as a fraction of the pooled ||std|| (App. C.1)", gt=0)
     rate_samples: int = setting(
@@ -142,7 +140,10 @@ class PhaseDiagramConfig(RNNSettings):
     def validate(self):
         _require_whole_records(self)
         require(len(self.gains) >= 2 and len(self.fractions) >= 2, "gains and fractions need >= 2 values each")
-        require(len(self.calibration_cell) == 2, f"calibration_cell must be (gain index, fraction index); got {self.calibration_cell}")
+        require(
+            len(self.calibration_cell) == 2,
+            f"calibration_cell must be (gain index, fraction index); got {self.calibration_cell}",
+        )
 
 
 @dataclass(frozen=True)
@@ -161,4 +162,6 @@ class MergerTheoryConfig:
     fixed_steps: int = setting(20000, "RK4 steps of the fixed-expansion model", ge=10)
     lr: float = setting(0.02, "SGD learning rate setting the rates of Fig. 10 (lr·length, lr, lr/4)", gt=0)
     lengths: tuple = setting((1, 10), "sequence lengths of the Fig. 10 pair (rates 1/tau_h = lr·length, Eq. 51)", ge=1)
-    random_starts: int = setting(200, "random initial conditions per pair type (authors' theory_n_states)", full=1000, ge=10)
+    random_starts: int = setting(
+        200, "random initial conditions per pair type (authors' theory_n_states)", full=1000, ge=10
+    )
