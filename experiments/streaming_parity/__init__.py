@@ -8,6 +8,8 @@ Registered experiments (``python -m experiments describe NAME`` lists every sett
   (Fig. 12), merged pairs agree (§4.2).
 * ``parity_merger_map``: which agreeing pairs merge over their lengths (Fig. 7) against the merger condition
   evaluated on the initial network (Eqs. 6, 8, 9).
+* ``parity_pair_dynamics``: diverging mergers over the lengths (Fig. 14), pairs above the threshold over training
+  (Fig. 15), example trajectories (Fig. 10), against the fixed expansion point model with rates ∝ length (Eq. 42).
 * ``parity_merger_theory``: the reduced interaction models (Eqs. 20, 42) against gradient flow on the models they
   reduce, their closed forms (Eqs. 5, 7, 22, 32, 35) and Fig. 10 (left).
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from experiments.streaming_parity.merger_map import run_merger_map
 from experiments.streaming_parity.merger_theory import run_merger_theory
+from experiments.streaming_parity.pair_dynamics import run_pair_dynamics
 from experiments.streaming_parity.settings import (
     MergerMapConfig,
     MergerTheoryConfig,
@@ -39,5 +42,6 @@ __all__ = [
     "MergerTheoryConfig",
     "run_merger_map",
     "run_merger_theory",
+    "run_pair_dynamics",
     "run_training",
 ]

@@ -11,7 +11,7 @@ import numpy as np
 
 from experiments.style import paper_title, pyplot
 
-__all__ = ["merger_theory", "training", "merger_map"]
+__all__ = ["merger_theory", "training", "merger_map", "pair_dynamics"]
 
 PAPER = "van Rossem & Saxe 2025"
 
@@ -137,3 +137,26 @@ def merger_map(a: dict, cfg) -> dict:
     paper_title(fig, "parity_merger_map", f"{PAPER}, Fig. 7, Eqs. 6–9")
     fig.tight_layout()
     return {"merger_map": fig}
+
+
+def pair_dynamics(a: dict, cfg) -> dict:
+    plt = pyplot()
+    fig, ax = plt.subplots(1, 4, figsize=(19, 4))
+    _length_map(ax[0], fig, a["fig14"], "measured: mergers that first diverged (Fig. 14)", 1.0)
+    _length_map(ax[1], fig, a["model_fig14"], "Eq. 42, rates lr·length (Eq. 51)", 1.0)
+    ep = a["epochs"]
+    for s in range(a["above_agree"].shape[0]):
+        ax[2].plot(ep, a["above_agree"][s], color="C0", lw=1, label="agreeing" if s == 0 else None)
+        ax[2].plot(ep, a["above_disagree"][s], color="C3", lw=1, label="disagreeing" if s == 0 else None)
+    ax[2].set(
+        xlabel="epoch", ylabel="fraction of pairs above the threshold", title="pairs apart over training (Fig. 15)"
+    )
+    ax[2].legend(fontsize=7)
+    ex = a["example"][0]
+    for k, (name, color) in enumerate((("agreeing, merges", "C0"), ("disagreeing", "C3"))):
+        ax[3].plot(ep, ex[k] ** 2 / np.max(ex[k] ** 2), color=color, label=name)
+    ax[3].set(xlabel="epoch", ylabel="squared distance / its maximum", title="two pairs of network 0 (Fig. 10 right)")
+    ax[3].legend(fontsize=7)
+    paper_title(fig, "parity_pair_dynamics", f"{PAPER}, Figs. 10, 14, 15; Eqs. 42, 51")
+    fig.tight_layout()
+    return {"pair_dynamics": fig}

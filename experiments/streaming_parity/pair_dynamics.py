@@ -1,0 +1,251 @@
+"""``parity_pair_dynamics``: how pairs of representations move during training (Figs. 10, 14, 15) against the fixed
+expansion point model (Eq. 42) with representation rates proportional to sequence length (Eq. 51).
+
+Measured, per network, with the merge threshold of App. C.1 (0.01 × ‖std‖ pooled over all records):
+
+* Fig. 14: among the agreeing pairs that end merged, the fraction that was at least 10 thresholds apart at some
+  record ("diverging mergers", App. D.3), over the lengths (m₁, m₂) and against |m₁ − m₂|;
+* Fig. 15: the fraction of agreeing and of disagreeing pairs farther apart than the threshold at every record;
+* Fig. 10 (right): the distance of a random merging agreeing pair and of a random disagreeing pair, each divided by
+  its maximum.
+
+Theory: Eq. 42 from the authors' random starts (``theory_n_states``: h_α ~ N(0, s), ⟨‖Dv‖²⟩, ⟨‖b‖²⟩ ~ N(0, s)², cross
+terms 0, N = 1) with 1/τ_hα = lr·m_α, 1/τ_y = lr, 1/τ_b = lr/4, for every (m₁, m₂): the fraction of agreeing pairs that
+first move 10 × apart and then come back together, the model's Fig. 14.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.contract import Check, Result, RunContext, register
+from experiments.streaming_parity import figures
+from experiments.streaming_parity.common import Pairs, train
+from experiments.streaming_parity.settings import PairDynamicsConfig
+from theory import streaming_parity as th
+
+__all__ = ["run_pair_dynamics", "measure", "model_map", "spearman"]
+
+#: initial scale of the model's random starts (the std of the initial hidden states at gain 0.1 is ≈ 0.05)
+INIT_SCALE = 0.05
+
+
+def measure(cfg: PairDynamicsConfig, seed: int, ctx: RunContext, pairs: Pairs) -> dict:
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(pairs.i.size, cfg.sample_pairs, replace=False)
+
+    def one(h):
+        """One network's records (R, n, P), streamed: distances of every pair at one record at a time."""
+        thr = th.merge_distance(h, cfg.merge_factor)
+        merged = pairs.distances(h[-1]) < thr
+        agree_merged, disagree = np.flatnonzero(merged & pairs.agree), np.flatnonzero(~pairs.agree)
+        ex = np.array([rng.choice(agree_merged) if agree_merged.size else 0, rng.choice(disagree)])
+        top = np.zeros(pairs.i.size)
+        above, example = [], []
+        for x in h:
+            d = pairs.distances(x)
+            np.maximum(top, d, out=top)
+            above.append(d[sample] > thr)
+            example.append(d[ex])
+        above = np.stack(above)
+        a = pairs.agree[sample]
+        return {
+            "threshold": thr,
+            "merged": merged,
+            "diverged": top >= cfg.diverge_factor * thr,
+            "above_agree": above[:, a].mean(axis=1),
+            "above_disagree": above[:, ~a].mean(axis=1),
+            "example": np.stack(example).T,
+        }
+
+    def reduce(res) -> dict:
+        per = [one(h) for h in np.asarray(res.records["hidden"][:, 0, 0])]
+        out = {k: np.stack([p[k] for p in per]) for k in per[0]}
+        out["loss"] = np.asarray(res.records["loss"][:, 0, 0])
+        return out
+
+    return train(cfg, seed, ctx, outputs=reduce, record_states=True)
+
+
+def model_map(cfg: PairDynamicsConfig) -> np.ndarray:
+    """Eq. 42 from random starts for every (m₁, m₂): the fraction of agreeing starts whose distance first grows by the
+    divergence factor and ends below its initial value (the model's diverging mergers)."""
+    L, n = cfg.train_length, cfg.model_pairs
+    key = jax.random.key(7)
+    k = jax.random.split(key, 4)
+    s = INIT_SCALE
+    h1, h2 = s * jax.random.normal(k[0], (n,)), s * jax.random.normal(k[1], (n,))
+    D2, b2 = (s * jax.random.normal(k[2], (n,))) ** 2, (s * jax.random.normal(k[3], (n,))) ** 2
+    zero = jnp.zeros(n)
+    z0 = jnp.stack([h1, h2, zero, zero, zero, b2, D2, zero, zero], axis=-1)
+
+    @jax.jit
+    def fraction(m):
+        rates = dict(eta_h1=cfg.lr * m[0], eta_h2=cfg.lr * m[1], eta_y=cfg.lr, eta_b=0.25 * cfg.lr)
+        rhs = lambda z: th.fixed_point_rhs(z, n=1, y11=1.0, y12=1.0, y22=1.0, **rates)  # noqa: E731
+        _, traj = th.rk4(rhs, z0, float(cfg.epochs), 4 * cfg.epochs, cfg.epochs // 10)
+        d = (traj[..., 1] - traj[..., 0]) ** 2
+        grew = jnp.sqrt(d.max(axis=0) / d[0]) >= cfg.diverge_factor
+        back = d[-1] < d[0]
+        return jnp.mean(grew & back), jnp.mean(back)
+
+    grid = jnp.asarray([(a, b) for a in range(1, L + 1) for b in range(1, L + 1)], float)
+    frac, merged = jax.lax.map(fraction, grid)
+    return np.asarray(frac).reshape(L, L), np.asarray(merged).reshape(L, L)
+
+
+def spearman(x, y) -> float:
+    """Spearman rank correlation of two equal-length arrays (NaN pairs dropped; average ranks for ties)."""
+    from scipy.stats import spearmanr
+
+    ok = np.isfinite(x) & np.isfinite(y)
+    return float(spearmanr(x[ok], y[ok]).statistic) if ok.sum() > 2 else float("nan")
+
+
+def by_difference(pairs: Pairs, diverged, merged) -> np.ndarray:
+    """Diverging fraction of merged agreeing pairs per |m₁ − m₂| = 0…L−1 (NaN where no pair merged)."""
+    sel = merged & pairs.agree
+    dm = pairs.m2 - pairs.m1
+    return np.array([diverged[sel & (dm == k)].mean() if (sel & (dm == k)).any() else np.nan for k in range(pairs.L)])
+
+
+def statistics(cfg: PairDynamicsConfig, sim: dict, pairs: Pairs, model: np.ndarray, seed: int) -> dict:
+    """Fig. 14 pooled over networks; the trend in |m₁ − m₂| and the rank correlation with the model's map, each with a
+    bootstrap interval over networks (the networks are the independent units; the pairs of one network are not).
+    Works on per-network counts of merged and of diverging-merged agreeing pairs per (m₁, m₂) cell."""
+    L = pairs.L
+    cell = (pairs.m1 - 1) * L + (pairs.m2 - 1)
+    sel = sim["merged"] & pairs.agree  # (S, pairs)
+    merged = np.stack([np.bincount(cell[x], minlength=L * L) for x in sel]).reshape(-1, L, L)
+    diverged = np.stack([np.bincount(cell[x & d], minlength=L * L) for x, d in zip(sel, sim["diverged"], strict=True)])
+    diverged = diverged.reshape(-1, L, L)
+    dm = np.subtract.outer(np.arange(L), np.arange(L))
+    dm = np.abs(dm)
+    ks = np.arange(L)
+
+    def summarise(idx):
+        m, d = merged[idx].sum(axis=0), diverged[idx].sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fig14 = np.where(m > 0, d / np.maximum(m, 1), np.nan)
+            fig14 = np.where(np.isnan(fig14), fig14.T, fig14)  # (m₁, m₂) and (m₂, m₁) are one cell
+            trend = np.array([d[dm == k].sum() / m[dm == k].sum() if m[dm == k].sum() else np.nan for k in ks])
+        return fig14, trend
+
+    def slope(trend):
+        ok = np.isfinite(trend)
+        return np.polyfit(ks[ok], trend[ok], 1)[0] if ok.sum() > 1 else np.nan
+
+    S = merged.shape[0]
+    fig14, trend = summarise(np.arange(S))
+    rng = np.random.default_rng(seed)
+    boot_slope, boot_rho = [], []
+    for _ in range(cfg.bootstrap):
+        f, t = summarise(rng.integers(0, S, S))
+        boot_slope.append(slope(t))
+        boot_rho.append(spearman(f.ravel(), model.ravel()))
+    return {
+        "trend": trend,
+        "fig14": fig14,
+        "slope": float(slope(trend)),
+        "slope_ci": np.nanpercentile(boot_slope, [2.5, 97.5]),
+        "rho": spearman(fig14.ravel(), model.ravel()),
+        "rho_ci": np.nanpercentile(boot_rho, [2.5, 97.5]),
+    }
+
+
+def checks(cfg: PairDynamicsConfig, sim: dict, st: dict, pairs: Pairs) -> list[Check]:
+    agree = pairs.agree
+    S = sim["merged"].shape[0]
+    peak = np.argmax(sim["above_agree"], axis=1)
+    drop = np.array([sim["above_agree"][s, peak[s]] - sim["above_agree"][s, -1] for s in range(S)])
+    dis = sim["above_disagree"]
+    dis_drop = np.max(1 - dis[:, -1] / dis.max(axis=1))
+    merged_dis = max(int((sim["merged"][s] & ~agree).sum()) for s in range(S))
+    return [
+        Check.at_least(
+            "diverging_mergers_grow_with_length_difference",
+            float(st["slope_ci"][0]),
+            0.0,
+            f"lower end of the 95 % bootstrap interval ({cfg.bootstrap} resamples of the {S} networks) of the slope of "
+            "the diverging fraction of merged agreeing pairs against |m₁ − m₂| (measured slope "
+            f"{st['slope']:.3f}); App. D.3, Fig. 14: larger length differences diverge more often before merging",
+        ),
+        Check.at_least(
+            "fig14_rank_correlation_with_eq42",
+            float(st["rho_ci"][0]),
+            0.0,
+            "lower end of the 95 % bootstrap interval of the Spearman correlation over (m₁, m₂) cells between the "
+            f"measured Fig. 14 map and Eq. 42's (1/τ_hα = lr·m_α; ρ = {st['rho']:.2f})",
+        ),
+        Check.at_least(
+            "agreeing_pairs_split_then_merge",
+            float(drop.min()),
+            0.05,
+            "smallest, over networks, drop of the fraction of sampled agreeing pairs above the threshold from its peak "
+            "to the end (Fig. 15: agreeing pairs first move apart, then merge); 0.05 = well above the 1/√n ≈ 0.04 "
+            f"sampling error of a fraction of {cfg.sample_pairs // 2} pairs",
+        ),
+        Check.at_most(
+            "disagreeing_pairs_stay_apart",
+            float(dis_drop),
+            0.05,
+            "largest relative drop of the fraction of sampled disagreeing pairs above the threshold from its maximum "
+            "to the end (Fig. 15: the fall in states is carried by agreeing pairs only); 0.05 as above",
+        ),
+        Check.at_most(
+            "no_disagreeing_pair_merges",
+            float(merged_dis),
+            0.0,
+            "largest number of disagreeing pairs closer than the threshold at the end, over networks (Eq. 7: A_low > 0 "
+            "keeps them apart; exact)",
+        ),
+    ]
+
+
+def metrics(cfg: PairDynamicsConfig, sim: dict, st: dict, model: np.ndarray, model_merged) -> dict:
+    dm = np.arange(cfg.train_length)
+    return {
+        "diverging_fraction_by_length_difference": st["trend"].tolist(),
+        "slope": st["slope"],
+        "slope_ci95": st["slope_ci"].tolist(),
+        "spearman_measured_vs_eq42": st["rho"],
+        "spearman_ci95": st["rho_ci"].tolist(),
+        "eq42_diverging_fraction_by_length_difference": [
+            float(np.nanmean([model[a, a + k] for a in range(cfg.train_length - k)])) for k in dm
+        ],
+        "eq42_merged_fraction": float(np.mean(model_merged)),
+        "merged_agreeing_pairs": [int(m.sum()) for m in sim["merged"]],
+        "gap": f"Eq. 42 with 1/τ_h ∝ length predicts no diverging mergers among equal lengths (Eqs. 48–49); measured "
+        f"{st['trend'][0]:.2f} of equal-length mergers moved {cfg.diverge_factor:g} thresholds apart first",
+    }
+
+
+@register(
+    "parity_pair_dynamics",
+    "pairs of representations during training: diverging mergers over (m1, m2) and |m1 - m2| (Fig. 14), pairs above "
+    "the threshold over training (Fig. 15), example trajectories (Fig. 10 right), against the fixed expansion point "
+    "model with rates proportional to length (Eqs. 42, 51; Fig. 10 left)",
+    PairDynamicsConfig,
+    figures=figures.pair_dynamics,
+)
+def run_pair_dynamics(cfg: PairDynamicsConfig, seed: int, ctx: RunContext) -> Result:
+    pairs = Pairs(cfg.train_length)
+    sim = measure(cfg, seed, ctx, pairs)
+    ctx.log(f"  Eq. 42 from {cfg.model_pairs} random starts per (m1, m2)")
+    model, model_merged = model_map(cfg)
+    st = statistics(cfg, sim, pairs, model, seed)
+    arrays = {
+        "fig14": st["fig14"],
+        "trend": st["trend"],
+        "model_fig14": model,
+        "model_merged": model_merged,
+        "above_agree": sim["above_agree"],
+        "above_disagree": sim["above_disagree"],
+        "example": sim["example"],
+        "loss": sim["loss"],
+        "threshold": sim["threshold"],
+        "epochs": cfg.record_every * np.arange(cfg.epochs // cfg.record_every + 1),
+    }
+    return Result(checks(cfg, sim, st, pairs), arrays, metrics=metrics(cfg, sim, st, model, model_merged))
