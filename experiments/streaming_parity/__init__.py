@@ -10,6 +10,8 @@ Registered experiments (``python -m experiments describe NAME`` lists every sett
   evaluated on the initial network (Eqs. 6, 8, 9).
 * ``parity_pair_dynamics``: diverging mergers over the lengths (Fig. 14), pairs above the threshold over training
   (Fig. 15), example trajectories (Fig. 10), against the fixed expansion point model with rates ∝ length (Eq. 42).
+* ``parity_phase_diagram``: generalisation over data fraction × initial weight scale (Fig. 9), one vmapped sweep,
+  against the merger condition at initialisation closed over the prefix tree.
 * ``parity_merger_theory``: the reduced interaction models (Eqs. 20, 42) against gradient flow on the models they
   reduce, their closed forms (Eqs. 5, 7, 22, 32, 35) and Fig. 10 (left).
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 from experiments.streaming_parity.merger_map import run_merger_map
 from experiments.streaming_parity.merger_theory import run_merger_theory
 from experiments.streaming_parity.pair_dynamics import run_pair_dynamics
+from experiments.streaming_parity.phase_diagram import run_phase_diagram
 from experiments.streaming_parity.settings import (
     MergerMapConfig,
     MergerTheoryConfig,
@@ -43,5 +46,6 @@ __all__ = [
     "run_merger_map",
     "run_merger_theory",
     "run_pair_dynamics",
+    "run_phase_diagram",
     "run_training",
 ]

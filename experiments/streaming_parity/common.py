@@ -43,9 +43,10 @@ def train(cfg, seed: int, ctx: RunContext, *, outputs=None, name: str = "train",
     n_records = cfg.epochs // cfg.record_every
     kw.setdefault("seeds", cfg.seeds)
     job = tm.job(cfg.train_length, cfg.rnn(), epochs=cfg.epochs, n_records=n_records, val_key=k_eval, **kw)
+    gains = kw.get("gains", (cfg.gain,))
     ctx.log(
-        f"  {kw['seeds']} x {job.unit} RNN(s), L={cfg.train_length}, P={cfg.hidden}, {cfg.activation}, gain "
-        f"{cfg.gain}, SGD lr {cfg.lr}, {cfg.epochs} epochs, records every {cfg.record_every}"
+        f"  {kw['seeds']} x {job.unit} RNN(s), L={cfg.train_length}, P={cfg.hidden}, {cfg.activation}, gain(s) "
+        f"{list(gains)}, SGD lr {cfg.lr}, {cfg.epochs} epochs, records every {cfg.record_every}"
     )
     return train_sweep(ctx, name, job, k_train, outputs=outputs, records_per_chunk=max(1, n_records // 10))
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from experiments.style import paper_title, pyplot
 
-__all__ = ["merger_theory", "training", "merger_map", "pair_dynamics"]
+__all__ = ["merger_theory", "training", "merger_map", "pair_dynamics", "phase_diagram"]
 
 PAPER = "van Rossem & Saxe 2025"
 
@@ -160,3 +160,31 @@ def pair_dynamics(a: dict, cfg) -> dict:
     paper_title(fig, "parity_pair_dynamics", f"{PAPER}, Figs. 10, 14, 15; Eqs. 42, 51")
     fig.tight_layout()
     return {"pair_dynamics": fig}
+
+
+def phase_diagram(a: dict, cfg) -> dict:
+    plt = pyplot()
+    g, p = a["gains"], a["fractions"]
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    kw = dict(origin="upper", aspect="auto", extent=(-0.5, p.size - 0.5, g.size - 0.5, -0.5))
+    for k, (key, title, cmap) in enumerate(
+        (
+            ("n_states", "states at convergence (Fig. 9 left)", "viridis"),
+            ("val_acc", "validation accuracy (Fig. 9 right)", "viridis"),
+        )
+    ):
+        im = ax[k].imshow(a[key], cmap=cmap, **kw)
+        fig.colorbar(im, ax=ax[k], fraction=0.046)
+        ax[k].set_title(title)
+    im = ax[2].imshow(a["predicted"].astype(float), cmap="viridis", vmin=0, vmax=1, **kw)
+    ax[2].set_title("theory: A_high < 0 at init., tree closed (1 = parity)")
+    for axis in ax:
+        axis.set_xticks(range(p.size), [f"{x:.2g}" for x in p], rotation=45)
+        axis.set_yticks(range(g.size), [f"{x:.2g}" for x in g])
+        axis.set(xlabel="training data fraction", ylabel="initial weight scale (gain)")
+    for (r, c), done in np.ndenumerate(a["done"]):
+        if not done:
+            ax[1].text(c, r, "×", ha="center", va="center", color="w")
+    paper_title(fig, "parity_phase_diagram", f"{PAPER}, Fig. 9 (× = not converged)")
+    fig.tight_layout()
+    return {"phase_diagram": fig}
