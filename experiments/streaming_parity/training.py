@@ -63,8 +63,8 @@ def simulate(cfg: TrainingConfig, seed: int, ctx: RunContext) -> dict:
 
     def reduce(res) -> dict:
         rec = res.records
-        hid = np.asarray(rec["hidden"][:, 0, 0], np.float64)  # (S, R, n, P)
-        out = np.asarray(rec["outputs"][:, 0, 0], np.float64)
+        hid = np.asarray(rec["hidden"][:, 0, 0])  # (S, R, n, P), float32: converted per network when needed
+        out = np.asarray(rec["outputs"][:, 0, 0])
         per = [analyse_network(hid[s], out[s], cfg.merge_factor, pairs) for s in range(hid.shape[0])]
         perfect, per_step, final = long_test(k_test, res.params, cfg.rnn(), cfg.test_length, cfg.test_sequences)
         arrays = {k: np.stack([np.asarray(p[k]) for p in per]) for k in per[0]}
