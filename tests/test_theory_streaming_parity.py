@@ -214,6 +214,15 @@ def test_fixed_point_system_equals_gradient_flow_and_diverges_before_merging(agr
         assert dist[-1] < 0.5 * dist.max()  # ... the agreeing pair then comes back together
 
 
+def test_random_starts_follow_the_authors_law():
+    z = np.asarray(th.fixed_point_random_starts(jax.random.key(0), 20000, 0.05))
+    assert z.shape == (20000, 9)
+    np.testing.assert_array_equal(z[:, [2, 3, 4, 7, 8]], 0.0)  # cross terms 0 (Eq. 45)
+    # h₁ ~ N(0, 0.05²): sample std within 5 standard errors (0.05/√(2n) each) of 0.05; ⟨‖Dv‖²⟩ has mean 0.05²
+    assert abs(z[:, 0].std() - 0.05) < 5 * 0.05 / np.sqrt(2 * 20000)
+    assert abs(z[:, 6].mean() / 0.05**2 - 1) < 5 * np.sqrt(2 / 20000)
+
+
 def test_equal_representation_rates_only_shrink_an_agreeing_pair():
     """Eqs. 48–49: with 1/τ_h1 = 1/τ_h2, d(h₂ − h₁)/dt = −½(h₂ − h₁)⟨‖Dv‖²⟩/τ_h, so the distance never grows."""
     rng = np.random.default_rng(2)
@@ -264,6 +273,7 @@ def test_closing_the_tree_under_parity_merges_gives_the_parity_automaton():
         (lambda: th.midpoint_rhs(1.0, -0.1, 0.0, tau_h=1.0, tau_y=1.0, n=2), "dy2"),
         (lambda: th.fixed_point_rhs(jnp.zeros(8), eta_h1=1, eta_h2=1, eta_y=1, eta_b=1, n=1, y11=1, y12=1, y22=1), "z"),
         (lambda: th.scaling_merges(1, 1, G=1.5, C=1.0), "G"),
+        (lambda: th.fixed_point_random_starts(jax.random.key(0), 10, 0.0), "scale"),
         (lambda: th.merge_closure([[0, 99]], 2), "pairs"),
         (lambda: th.rk4(lambda y: y, 1.0, 1.0, 10, 3), "n_steps"),
         (lambda: th.prefix_index([0, 2]), "bits"),

@@ -111,6 +111,7 @@ __all__ = [
     "fixed_point_rhs",
     "fixed_point_loss",
     "fixed_point_state",
+    "fixed_point_random_starts",
     "fixed_point_vector_loss",
     "FIXED_POINT_VARIABLES",
     "rk4",
@@ -578,6 +579,18 @@ def fixed_point_rhs(z, *, eta_h1, eta_h2, eta_y, eta_b, n, y11, y12, y22):
         -ey / n * (h2m * Dy2 + hm * by2 - hy2),
     ]
     return jnp.stack(d, axis=-1)
+
+
+def fixed_point_random_starts(key: jax.Array, n: int, scale: float):
+    """``n`` initial states of Eq. 42 drawn as in the authors' Fig. 10 and ``theory_n_states`` code: h₁, h₂ ~ N(0, s²),
+    ⟨‖Dv‖²⟩ and ⟨‖b‖²⟩ squares of N(0, s²) draws, every cross term 0 (no correlation at random initialisation, Eq. 45).
+    ``scale`` s is the standard deviation of the network's initial hidden states. Returns (n, 9)."""
+    check_int(n, "n", minimum=1)
+    check_range(scale, "scale", low=0.0, low_inclusive=False)
+    k = jax.random.split(key, 4)
+    h1, h2, D, b = (scale * jax.random.normal(kk, (n,)) for kk in k)
+    zero = jnp.zeros(n)
+    return jnp.stack([h1, h2, zero, zero, zero, b**2, D**2, zero, zero], axis=-1)
 
 
 def fixed_point_loss(z, *, y11, y22):

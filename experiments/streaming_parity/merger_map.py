@@ -177,6 +177,8 @@ def checks(cfg: MergerMapConfig, sim: dict, pred: dict, ker: dict, pairs: Pairs)
     held = np.arange(1, S)
     no_no = np.array([np.mean(~merged[s][agree & ~predicted[s]]) for s in held])
     recall = np.array([np.mean(predicted[s][agree & merged[s]]) for s in held])
+    counts = (merged & agree).sum(axis=1)
+    cv = float(counts.std(ddof=1) / counts.mean())
     km, kp = ker["merged"], ker["a_high"] < 0
     return [
         Check.at_least(
@@ -205,10 +207,11 @@ def checks(cfg: MergerMapConfig, sim: dict, pred: dict, ker: dict, pairs: Pairs)
         Check.at_least(
             "eq9_recall_held_out",
             float(recall.min()),
-            0.9,
+            float(1 - 2 * cv),
             "smallest, over held-out networks, fraction of merged agreeing pairs that Eq. 9 predicted to merge; the "
-            "calibration makes it 1 on network 0, so ≥ 0.9 on others says θ transfers (0.9: the spread of the "
-            "merged fraction over networks, ±10 % of its mean, measured)",
+            "calibration makes it 1 on network 0; on the others it may fall short by what differs between networks: "
+            f"tolerance 1 − 2 × the coefficient of variation ({cv:.3f}) of the number of merged agreeing pairs over the "
+            f"{S} networks of this run",
         ),
         Check.at_most(
             "eq8_initial_distances_shrink_as_G_per_step",

@@ -23,13 +23,11 @@ import numpy as np
 from experiments.contract import Check, Result, RunContext, register
 from experiments.streaming_parity import figures
 from experiments.streaming_parity.common import Pairs, train
+from experiments.streaming_parity.merger_theory import INIT_SCALE
 from experiments.streaming_parity.settings import PairDynamicsConfig
 from theory import streaming_parity as th
 
 __all__ = ["run_pair_dynamics", "measure", "model_map", "spearman"]
-
-#: initial scale of the model's random starts (the std of the initial hidden states at gain 0.1 is ≈ 0.05)
-INIT_SCALE = 0.05
 
 
 def measure(cfg: PairDynamicsConfig, seed: int, ctx: RunContext, pairs: Pairs) -> dict:
@@ -73,13 +71,7 @@ def model_map(cfg: PairDynamicsConfig) -> np.ndarray:
     """Eq. 42 from random starts for every (m₁, m₂): the fraction of agreeing starts whose distance first grows by the
     divergence factor and ends below its initial value (the model's diverging mergers)."""
     L, n = cfg.train_length, cfg.model_pairs
-    key = jax.random.key(7)
-    k = jax.random.split(key, 4)
-    s = INIT_SCALE
-    h1, h2 = s * jax.random.normal(k[0], (n,)), s * jax.random.normal(k[1], (n,))
-    D2, b2 = (s * jax.random.normal(k[2], (n,))) ** 2, (s * jax.random.normal(k[3], (n,))) ** 2
-    zero = jnp.zeros(n)
-    z0 = jnp.stack([h1, h2, zero, zero, zero, b2, D2, zero, zero], axis=-1)
+    z0 = th.fixed_point_random_starts(jax.random.key(7), n, INIT_SCALE)
 
     @jax.jit
     def fraction(m):
