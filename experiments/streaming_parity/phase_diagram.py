@@ -254,7 +254,8 @@ def checks(cfg: PhaseDiagramConfig, sim: dict, pred: dict) -> list[Check]:
 @register(
     "parity_phase_diagram",
     "generalisation over training-data fraction x initial weight scale at L = 10, one vmapped sweep (Fig. 9), against "
-    "the merger condition at initialisation (Eq. 9, one constant from one cell) closed over the prefix tree",
+    "the merger condition A_high < 0 on the initial networks (kernel rates, one constant from one cell) closed over "
+    "the prefix tree",
     PhaseDiagramConfig,
     figures=figures.phase_diagram,
 )

@@ -44,7 +44,9 @@ class RNNSettings:
     gain: float = setting(0.1, "Xavier-normal gain of the initial weight matrices (App. C.1: 0.1; tanh: 0.01)", gt=0)
     lr: float = setting(0.02, "SGD learning rate (App. C.1: 0.02; tanh: 0.05)", gt=0)
     batch_size: int = setting(128, "minibatch size; each batch holds one sequence length (App. C.1: 128)", ge=1)
-    loss: str = setting("mse", "mse (App. C.1) or cross_entropy", choices=tm.LOSSES)
+    loss: str = setting(
+        "mse", "mse (App. C.1) or cross_entropy (what the authors' Fig. 9 notebook trains with)", choices=tm.LOSSES
+    )
     train_length: int = setting(10, "L: train on every sequence of length 1..L (App. C.1: 10)", ge=2, le=14)
     epochs: int = setting(1000, "training epochs (App. C.1: 1000)", ge=1)
 
@@ -113,7 +115,7 @@ class PairDynamicsConfig(RNNSettings):
 class PhaseDiagramConfig(RNNSettings):
     gains: tuple = setting(
         (0.55, 1.0),
-        "initial weight scales (Fig. 9: linspace(0.1, 1, 20))",
+        "initial weight scales (Fig. 9: linspace(0.1, 1, 20); the quick grid leaves out gain 0.1, see epochs)",
         full=tuple(round(0.1 + 0.9 * k / 19, 4) for k in range(20)),
         gt=0,
     )
