@@ -85,6 +85,7 @@ __all__ = [
     "long_sequence_accuracy",
     "representation_rate",
     "decoder_rate",
+    "output_rate",
     "job",
     "example_job",
     "train",
@@ -270,21 +271,24 @@ def sequence_loss(out, target, loss: str = "mse"):
     return -jnp.sum(onehot * jax.nn.log_softmax(out, axis=-1), axis=-1)
 
 
-def prefix_hidden_states(params: Params, cfg: RNNConfig, max_length: int):
+def prefix_hidden_states(params: Params, cfg: RNNConfig, max_length: int, h0=None):
     """Hidden states and outputs of every sequence of length 0…max_length (the empty one: h₀).
 
     Order: the empty prefix, then the 2 of length 1, the 4 of length 2, … each in lexicographic order (index of s of
     length m: 2^m − 1 + int(s, 2), :func:`theory.streaming_parity.prefix_index`). Computed from the 2^max_length
     sequences of length max_length (every shorter sequence is a prefix of them). Returns (hidden (N, P),
-    outputs (N, 2)), N = 2^(max_length+1) − 1.
+    outputs (N, 2)), N = 2^(max_length+1) − 1. ``h0`` (P,): start from that state instead of the fixed initial state
+    (the states and outputs after every continuation of a given representation).
     """
-    seqs = jnp.asarray(all_sequences(max_length))
-    hs = run_rnn(params, seqs, cfg)  # (T, 2^T, P)
     P = params.W_hh.shape[0]
-    pieces = [jnp.full((1, P), cfg.initial_state, params.W_hh.dtype)]
-    for m in range(1, max_length + 1):
-        # prefix s of length m starts the streams 2^(T−m)·int(s) …: take every 2^(T−m)-th
-        pieces.append(hs[m - 1, :: 2 ** (max_length - m)])
+    start = jnp.full((P,), cfg.initial_state, params.W_hh.dtype) if h0 is None else jnp.asarray(h0)
+    pieces = [start[None]]
+    if max_length > 0:
+        seqs = jnp.asarray(all_sequences(max_length))
+        hs = run_rnn(params, seqs, cfg, h0=jnp.broadcast_to(start, (seqs.shape[0], P)))  # (T, 2^T, P)
+        for m in range(1, max_length + 1):
+            # prefix s of length m starts the streams 2^(T−m)·int(s) …: take every 2^(T−m)-th
+            pieces.append(hs[m - 1, :: 2 ** (max_length - m)])
     hidden = jnp.concatenate(pieces, axis=0)
     return hidden, hidden @ params.W_o.T + params.b_o
 
@@ -403,6 +407,19 @@ def representation_rate(params: Params, cfg: RNNConfig, bits, direction):
 
     g = jax.grad(proj)((params.W_hh, params.W_xh, params.b_xh, params.b_hh))
     return sum(jnp.sum(x**2) for x in g)
+
+
+def output_rate(params: Params, cfg: RNNConfig, h, out_direction, continuation):
+    """‖∇_θ eᵀy(h·c)‖²: how fast gradient descent moves the output after the continuation c from the state h (held
+    fixed) along e, per unit of loss gradient on it, per unit learning rate: the rate 1/τ_b of the offsets b_i of the
+    fixed expansion point model (Eq. 38)."""
+    c = jnp.asarray(continuation, jnp.int32)
+
+    def value(p):
+        hx = run_rnn(p, c[None], cfg, h0=h[None])[-1, 0] if c.shape[-1] else h
+        return out_direction @ (hx @ p.W_o.T + p.b_o)
+
+    return sum(jnp.sum(x**2) for x in jax.grad(value)(params))
 
 
 def decoder_rate(params: Params, cfg: RNNConfig, h, direction, out_direction, continuation):

@@ -141,7 +141,7 @@ def merger_map(a: dict, cfg) -> dict:
 
 def pair_dynamics(a: dict, cfg) -> dict:
     plt = pyplot()
-    fig, ax = plt.subplots(1, 4, figsize=(19, 4))
+    fig, ax = plt.subplots(1, 5, figsize=(23, 4))
     _length_map(ax[0], fig, a["fig14"], "measured: mergers that first diverged (Fig. 14)", 1.0)
     _length_map(ax[1], fig, a["model_fig14"], "Eq. 42, rates lr·length (Eq. 51)", 1.0)
     ep = a["epochs"]
@@ -157,6 +157,18 @@ def pair_dynamics(a: dict, cfg) -> dict:
         ax[3].plot(ep, ex[k] ** 2 / np.max(ex[k] ** 2), color=color, label=name)
     ax[3].set(xlabel="epoch", ylabel="squared distance / its maximum", title="two pairs of network 0 (Fig. 10 right)")
     ax[3].legend(fontsize=7)
+    dm = np.arange(a["trend"].size)
+    model_dm = [np.nanmean([a["model_fig14"][r, r + k] for r in range(dm.size - k)]) for k in dm]
+    ax[4].plot(dm, a["trend"], "o-", color="k", label="measured, all merging pairs")
+    ax[4].plot(dm, model_dm, "s--", color="C2", label="Eq. 42, random starts, rates lr·length")
+    ax[4].plot(dm, a["start_trend_model"], "^:", color="C1", label="Eq. 42 from the measured initial states")
+    ax[4].set(
+        xlabel="|m₁ − m₂|",
+        ylabel="mergers that first diverged",
+        ylim=(-0.05, 1.05),
+        title="Fig. 14 by length difference",
+    )
+    ax[4].legend(fontsize=6)
     paper_title(fig, "parity_pair_dynamics", f"{PAPER}, Figs. 10, 14, 15; Eqs. 42, 51")
     fig.tight_layout()
     return {"pair_dynamics": fig}

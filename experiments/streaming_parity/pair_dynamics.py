@@ -16,16 +16,19 @@ first move 10 × apart and then come back together, the model's Fig. 14.
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments.contract import Check, Result, RunContext, register
 from experiments.streaming_parity import figures
-from experiments.streaming_parity.common import Pairs, train
+from experiments.streaming_parity.common import Pairs, initial_params, train
 from experiments.streaming_parity.merger_theory import INIT_SCALE
 from experiments.streaming_parity.settings import PairDynamicsConfig
 from theory import streaming_parity as th
+from toymodels import streaming_parity as tm
 
 __all__ = ["run_pair_dynamics", "measure", "model_map", "spearman"]
 
@@ -88,6 +91,129 @@ def model_map(cfg: PairDynamicsConfig) -> np.ndarray:
     return np.asarray(frac).reshape(L, L), np.asarray(merged).reshape(L, L)
 
 
+#: sampled (state, direction, continuation) triples per continuation length for the averaged decoder and offset rates
+RATE_SAMPLES = 16
+
+
+@partial(jax.jit, static_argnames=("rcfg",))
+def _decoder_rates(p, rcfg, h, u, e, c):
+    return jax.vmap(lambda h, u, e, c: tm.decoder_rate(p, rcfg, h, u, e, c))(h, u, e, c)
+
+
+@partial(jax.jit, static_argnames=("rcfg",))
+def _output_rates(p, rcfg, h, e, c):
+    return jax.vmap(lambda h, e, c: tm.output_rate(p, rcfg, h, e, c))(h, e, c)
+
+
+@partial(jax.jit, static_argnames=("rcfg",))
+def _representation_rates(p, rcfg, bits, v):
+    return jax.vmap(lambda b, u: tm.representation_rate(p, rcfg, b, u))(bits, v)
+
+
+@partial(jax.jit, static_argnames=("rcfg", "n"))
+def _continuations(p, rcfg, n, hbar, v):
+    """Outputs b_c = y(h̄·c) and their derivatives d_c = D_c v along v for every continuation c of length ≤ n."""
+    f = lambda h: tm.prefix_hidden_states(p, rcfg, n, h0=h)[1]  # noqa: E731
+    return jax.vmap(lambda h, u: jax.jvp(f, (h,), (u,)))(hbar, v)
+
+
+@partial(jax.jit, static_argnames=("epochs",))
+def _solve(z0, consts, rates, n, epochs):
+    """Eq. 42 for every pair over ``epochs`` (RK4, 4 steps per epoch), recorded every 10 epochs."""
+
+    def one(z, c, r, nn):
+        rhs = lambda x: th.fixed_point_rhs(  # noqa: E731
+            x, eta_h1=r[0], eta_h2=r[1], eta_y=r[2], eta_b=r[3], n=nn, y11=c[0], y12=c[1], y22=c[2]
+        )
+        return th.rk4(rhs, z, float(epochs), 4 * epochs, epochs // 10)[1]
+
+    return jax.vmap(one)(z0, consts, rates, n)
+
+
+def _padded(fn, size: int, *arrays):
+    """``fn`` on arrays padded (by repeating their last row) to ``size`` rows, so that every call has one shape (one
+    compilation), then cut back."""
+    k = arrays[0].shape[0]
+    pad = lambda x: np.concatenate([x, np.repeat(x[-1:], size - k, axis=0)]) if k < size else x  # noqa: E731
+    out = fn(*(jnp.asarray(pad(np.asarray(x))) for x in arrays))
+    return jax.tree.map(lambda x: np.asarray(x)[:k], out)
+
+
+def _mean_output_rates(p, rcfg, H, L: int, rng):
+    """κ_y(n), κ_b(n), n = 0…L: the decoder and offset kernel rates averaged over random states, unit directions and
+    continuations of length n (:func:`toymodels.streaming_parity.decoder_rate`, ``output_rate``)."""
+    ky, kb = np.zeros(L + 1), np.zeros(L + 1)
+    unit = lambda shape: (lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True))(rng.normal(size=shape))  # noqa: E731
+    for n in range(L):
+        h = jnp.asarray(H[rng.integers(1, 2 ** (L - n + 1) - 1, RATE_SAMPLES)])
+        c = jnp.asarray(rng.integers(0, 2, (RATE_SAMPLES, n)).astype(np.int32))
+        e = jnp.asarray(unit((RATE_SAMPLES, 2)))
+        ky[n] = float(np.mean(_decoder_rates(p, rcfg, h, jnp.asarray(unit((RATE_SAMPLES, H.shape[1]))), e, c)))
+        kb[n] = float(np.mean(_output_rates(p, rcfg, h, e, c)))
+    ky[L], kb[L] = ky[L - 1], kb[L - 1]
+    return ky, kb
+
+
+def measured_state_model(cfg: PairDynamicsConfig, seed: int, s: int, pairs: Pairs, pick, thr: float, rng) -> dict:
+    """Eq. 42 started from each picked pair's state in network s at initialisation, with its rates from the network.
+
+    Expansion point: the pair's midpoint h̄; positions ∓‖dh‖/2 along v = dh/‖dh‖; b_c = y(h̄·c) and d_c = D_c v (a JVP)
+    for every continuation c the pair shares (|c| ≤ L − m₂); one-hot parity targets. Rates per epoch: 1/τ_hα =
+    2N·lr·κ_hα·ω̄_α with κ_hα = ‖∇_θ vᵀh(s_α)‖² and ω̄_α the mean per-epoch loss weight of s_α's continuation points
+    (App. C.1's per-length batches: ω = ⌈2^ℓ/128⌉/2^ℓ for a sequence of length ℓ); 1/τ_y = 2N·lr·κ̄_y·ω̄ and
+    1/τ_b = 2N·lr·κ̄_b·ω̄ with κ_y, κ_b averaged over the pair's continuations (the loss of Eq. 37 is ½ the mean over the
+    2N points; the network's is Σ ω·MSE). Integrated over the training epochs; returns whether each pair first moves
+    ``diverge_factor`` thresholds apart, and whether it ends closer than the threshold."""
+    L, rcfg, size = cfg.train_length, cfg.rnn(), cfg.measured_pairs
+    p32, _ = initial_params(cfg, seed, s=s)
+    p = jax.tree.map(lambda x: jnp.asarray(x, jnp.float64), p32)
+    H = np.asarray(tm.prefix_hidden_states(p, rcfg, L)[0])
+    labels = th.prefix_strings(L)
+    parity = np.array([x.count("1") % 2 for x in labels])
+    lengths = th.prefix_lengths(L)
+    omega = np.array([-(-(2**ell) // cfg.batch_size) / 2**ell if ell else 0.0 for ell in range(2 * L + 1)])
+    ky, kb = _mean_output_rates(p, rcfg, H, L, rng)
+    i, j = pairs.i[pick], pairs.j[pick]
+    z0 = np.zeros((pick.size, 9))
+    consts = np.zeros((pick.size, 3))
+    rates = np.zeros((pick.size, 4))
+    N = np.zeros(pick.size)
+    for m2 in np.unique(lengths[j]):
+        grp = np.flatnonzero(lengths[j] == m2)
+        n = int(L - m2)
+        hbar = 0.5 * (H[i[grp]] + H[j[grp]])
+        dh = H[j[grp]] - H[i[grp]]
+        dist = np.linalg.norm(dh, axis=1)
+        v = dh / dist[:, None]
+        b, d = _padded(lambda h, u, n=n: _continuations(p, rcfg, n, h, u), size, hbar, v)
+        cpar = parity[: 2 ** (n + 1) - 1]
+        clen = lengths[: 2 ** (n + 1) - 1]
+        y1 = jax.nn.one_hot((parity[i[grp]][:, None] + cpar) % 2, 2)
+        y2 = jax.nn.one_hot((parity[j[grp]][:, None] + cpar) % 2, 2)
+        z, (y11, y12, y22) = th.fixed_point_state(-dist / 2, dist / 2, b, d, y1, y2)
+        z0[grp], consts[grp] = np.asarray(z), np.stack([np.asarray(y11), np.asarray(y12), np.asarray(y22)], 1)
+        N[grp] = clen.size
+        w1 = omega[lengths[i[grp]][:, None] + clen].mean(axis=1)
+        w2 = np.full(grp.size, omega[m2 + clen].mean())
+        for col, idx, w in ((0, i[grp], w1), (1, j[grp], w2)):
+            for mm in np.unique(lengths[idx]):
+                sub = np.flatnonzero(lengths[idx] == mm)
+                bits = np.stack([[int(ch) for ch in labels[k]] for k in idx[sub]]).astype(np.int32)
+                kh = _padded(lambda b_, u: _representation_rates(p, rcfg, b_, u), size, bits, v[sub])
+                rates[grp[sub], col] = 2 * N[grp[sub]] * cfg.lr * kh * w[sub]
+        wm = 0.5 * (w1 + w2)
+        rates[grp, 2] = 2 * N[grp] * cfg.lr * np.mean(ky[clen]) * wm
+        rates[grp, 3] = 2 * N[grp] * cfg.lr * np.mean(kb[clen]) * wm
+    traj = _padded(lambda *x: _solve(*x, epochs=cfg.epochs), size, z0, consts, rates, N)
+    dist = np.abs(traj[..., 1] - traj[..., 0])  # (pairs, T)
+    finite = np.all(np.isfinite(dist), axis=1)
+    return {
+        "diverged": finite & (dist.max(axis=1) >= cfg.diverge_factor * thr),
+        "merged": finite & (dist[:, -1] < thr),
+        "finite": finite,
+    }
+
+
 def spearman(x, y) -> float:
     """Spearman rank correlation of two equal-length arrays (NaN pairs dropped; average ranks for ties)."""
     from scipy.stats import spearmanr
@@ -144,6 +270,24 @@ def statistics(cfg: PairDynamicsConfig, sim: dict, pairs: Pairs, model: np.ndarr
         "slope_ci": np.nanpercentile(boot_slope, [2.5, 97.5]),
         "rho": spearman(fig14.ravel(), model.ravel()),
         "rho_ci": np.nanpercentile(boot_rho, [2.5, 97.5]),
+    }
+
+
+def start_statistics(cfg: PairDynamicsConfig, start: dict, pairs: Pairs) -> dict:
+    """Eq. 42 from the measured initial states against the same pairs' measured course, by |m₁ − m₂|."""
+    pick = np.concatenate(start["pick"])
+    dm = (pairs.m2 - pairs.m1)[pick]
+    model_div, meas_div = np.concatenate(start["diverged"]), np.concatenate(start["measured"])
+    model_merged, finite = np.concatenate(start["merged"]), np.concatenate(start["finite"])
+    by = lambda x: np.array([x[dm == k].mean() if (dm == k).any() else np.nan for k in range(pairs.L)])  # noqa: E731
+    return {
+        "start_dm": dm,
+        "start_model_diverged": model_div,
+        "start_measured_diverged": meas_div,
+        "start_model_merged": model_merged,
+        "start_finite": finite,
+        "start_trend_model": by(model_div),
+        "start_trend_measured": by(meas_div),
     }
 
 
@@ -209,6 +353,17 @@ def metrics(cfg: PairDynamicsConfig, sim: dict, st: dict, model: np.ndarray, mod
         ],
         "eq42_merged_fraction": float(np.mean(model_merged)),
         "merged_agreeing_pairs": [int(m.sum()) for m in sim["merged"]],
+        "measured_start_pairs": int(st["start_dm"].size),
+        "measured_start_model_merges": float(np.mean(st["start_model_merged"])),
+        "measured_start_model_diverging_by_length_difference": st["start_trend_model"].tolist(),
+        "measured_start_rnn_diverging_by_length_difference": st["start_trend_measured"].tolist(),
+        "measured_start_agreement": float(np.mean(st["start_model_diverged"] == st["start_measured_diverged"])),
+        "measured_start_nonfinite": int((~st["start_finite"]).sum()),
+        "gap_measured_start": "Eq. 42 started from each merging pair's measured initial state with the network's own rates "
+        f"merges {float(np.mean(st['start_model_merged'])):.2f} of them but lets none move "
+        f"{cfg.diverge_factor:g} thresholds apart (measured: {float(np.mean(st['start_measured_diverged'])):.2f} of the "
+        "same pairs); the divergence comes with the expansion of the whole representation, which a pair model with a "
+        "fixed expansion point does not have",
         "gap": f"Eq. 42 with 1/τ_h ∝ length predicts no diverging mergers among equal lengths (Eqs. 48–49); measured "
         f"{st['trend'][0]:.2f} of equal-length mergers moved {cfg.diverge_factor:g} thresholds apart first",
     }
@@ -227,7 +382,19 @@ def run_pair_dynamics(cfg: PairDynamicsConfig, seed: int, ctx: RunContext) -> Re
     sim = measure(cfg, seed, ctx, pairs)
     ctx.log(f"  Eq. 42 from {cfg.model_pairs} random starts per (m1, m2)")
     model, model_merged = model_map(cfg)
+    ctx.log(f"  Eq. 42 from the measured initial states of {cfg.measured_pairs} merging pairs per network")
+    rng = np.random.default_rng(seed + 1)
+    start = {"pick": [], "diverged": [], "merged": [], "finite": [], "measured": []}
+    for s in range(cfg.seeds):
+        cand = np.flatnonzero(sim["merged"][s] & pairs.agree)
+        pick = rng.choice(cand, min(cfg.measured_pairs, cand.size), replace=False)
+        out = measured_state_model(cfg, seed, s, pairs, pick, float(sim["threshold"][s]), rng)
+        for k in ("diverged", "merged", "finite"):
+            start[k].append(out[k])
+        start["pick"].append(pick)
+        start["measured"].append(sim["diverged"][s][pick])
     st = statistics(cfg, sim, pairs, model, seed)
+    st.update(start_statistics(cfg, start, pairs))
     arrays = {
         "fig14": st["fig14"],
         "trend": st["trend"],
@@ -239,5 +406,7 @@ def run_pair_dynamics(cfg: PairDynamicsConfig, seed: int, ctx: RunContext) -> Re
         "loss": sim["loss"],
         "threshold": sim["threshold"],
         "epochs": cfg.record_every * np.arange(cfg.epochs // cfg.record_every + 1),
+        "start_trend_model": st["start_trend_model"],
+        "start_trend_measured": st["start_trend_measured"],
     }
     return Result(checks(cfg, sim, st, pairs), arrays, metrics=metrics(cfg, sim, st, model, model_merged))

@@ -104,7 +104,10 @@ class PairDynamicsConfig(RNNSettings):
         10.0, "a merger 'first diverges' if its distance reached this multiple of the threshold (App. D.3: 10)", gt=1
     )
     bootstrap: int = setting(2000, "bootstrap resamples of the seeds for the confidence intervals", ge=100)
-    model_pairs: int = setting(400, "merging pairs per seed integrated with the 9-variable model", full=2000, ge=10)
+    model_pairs: int = setting(400, "random starts of the 9-variable model per (m1, m2)", full=2000, ge=10)
+    measured_pairs: int = setting(
+        50, "merging pairs per network whose measured initial state starts the 9-variable model", full=400, ge=10
+    )
     sample_pairs: int = setting(1000, "random pairs counted over training (Fig. 15; authors: 1000)", ge=10)
 
     def validate(self):
