@@ -106,6 +106,28 @@ def test_prefix_hidden_states_match_direct_runs():
         )
 
 
+def test_continuations_from_a_state_and_kernel_rates_on_hand_worked_cases():
+    cfg = tm.RNNConfig(hidden=6)
+    p = tm.init_params(jax.random.key(2), tm.RNNConfig(hidden=6, gain=1.0), jnp.float64)
+    full, _ = tm.prefix_hidden_states(p, cfg, 4)
+    s = th.prefix_index([1, 0])
+    sub, out = tm.prefix_hidden_states(p, cfg, 2, h0=full[s])  # continuations of '10' of length ≤ 2
+    for c in ([], [0], [1, 1]):
+        np.testing.assert_allclose(sub[th.prefix_index(c)], full[th.prefix_index([1, 0, *c])], rtol=1e-12)
+    v = np.random.default_rng(0).normal(size=6)
+    v /= np.linalg.norm(v)
+    e = np.array([0.6, 0.8])
+    h = full[s]
+    # readout y = W_o h + b_o: ‖∇ eᵀy‖² = ‖h‖² + 1 (W_o and b_o), ‖∇ eᵀ W_o v‖² = 1
+    np.testing.assert_allclose(tm.output_rate(p, cfg, h, e, jnp.zeros(0, int)), h @ h + 1, rtol=1e-12)
+    np.testing.assert_allclose(tm.decoder_rate(p, cfg, h, v, e, jnp.zeros(0, int)), 1.0, rtol=1e-12)
+    # one step h = ReLU(W_xh x + b_xh + W_hh h₀ + b_hh): ‖∇ vᵀh‖² = ‖v ⊙ ReLU'‖² (‖h₀‖² + 3)
+    h1 = tm.run_rnn(p, jnp.asarray([[1]]), cfg)[-1, 0]
+    active = np.asarray(h1) > 0
+    expected = np.sum((v * active) ** 2) * (6 * 1.0 + 3)
+    np.testing.assert_allclose(tm.representation_rate(p, cfg, jnp.asarray([1]), v), expected, rtol=1e-12)
+
+
 def test_data_mask_keeps_a_binomial_fraction_nested_in_p():
     key = jax.random.key(4)
     m_small, m_big = tm.data_mask(key, 12, 0.3), tm.data_mask(key, 12, 0.6)
