@@ -139,7 +139,9 @@ def test_data_mask_keeps_a_binomial_fraction_nested_in_p():
 
 def test_train_is_deterministic_records_the_initial_state_and_learns_short_parity():
     cfg = tm.RNNConfig(hidden=16, batch_size=8, learning_rate=0.1, gain=0.5)
-    kw = dict(seeds=2, gains=[0.5, 1.0], epochs=300, n_records=3, record_states=True, val_lengths=(20,))
+    kw = dict(
+        seeds=2, gains=[0.5, 1.0], epochs=300, n_records=3, record_states=True, record_params=True, val_lengths=(20,)
+    )
     r1 = tm.train(jax.random.key(3), 3, cfg, **kw)
     r2 = tm.train(jax.random.key(3), 3, cfg, **kw)
     np.testing.assert_array_equal(np.asarray(r1.loss), np.asarray(r2.loss))
@@ -150,6 +152,15 @@ def test_train_is_deterministic_records_the_initial_state_and_learns_short_parit
     # the initial record is the network at initialisation: the prefix states of init_params
     hidden0, _ = tm.prefix_hidden_states(jax.tree.map(lambda x: x[0, 0, 0], _initial_params(cfg, 3, 0.5)), cfg, 3)
     np.testing.assert_allclose(r1.records["hidden"][0, 0, 0, 0], hidden0, rtol=1e-6)
+    # recorded weights: the initial network first, the trained one last
+    first, last = (
+        jax.tree.map(lambda x, k=k: x[..., k, :, :] if x.ndim == 6 else x[..., k, :], r1.records["params"])
+        for k in (0, -1)
+    )
+    chex.assert_trees_all_close(
+        jax.tree.map(lambda x: x[0, 0, 0], first), jax.tree.map(lambda x: x[0, 0, 0], _initial_params(cfg, 3, 0.5))
+    )
+    chex.assert_trees_all_close(last, r1.params)
     # every network classifies the 14 sequences of length ≤ 3 within 300 epochs: a misclassified sequence has
     # MSE ≥ 0.25, so a mean below 0.25/14 means all are right (the untrained loss is ≈ 0.5)
     assert np.all(np.asarray(r1.loss)[..., -1] < 0.25 / 14)

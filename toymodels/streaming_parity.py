@@ -463,6 +463,7 @@ class Epochs(Family):
     record_states: bool = False
     stop_loss: float = 0.0
     dtype: Any = jnp.dtype(jnp.float32)
+    record_params: bool = False
     label = "streaming-parity RNN"
 
     @cached_property
@@ -584,6 +585,8 @@ class Epochs(Family):
             rec["val_loss"], rec["val_acc"] = jnp.stack(val_loss), jnp.stack(val_acc)
         if self.record_states:
             rec["hidden"], rec["outputs"] = hidden, outputs
+        if self.record_params:
+            rec["params"] = state["params"]
         return rec
 
     def memory(self):
@@ -591,7 +594,8 @@ class Epochs(Family):
         L, P = self.train_length, self.cfg.hidden
         batch = min(2**L, self.cfg.batch_size) * L * P * 6
         states = (2 ** (L + 1)) * (P + 2) * 4 if self.record_states else 0
-        return self.dtype.itemsize * (batch + (2**L) * L * P) + states
+        weights = (P * P + 5 * P + 2) * self.dtype.itemsize if self.record_params else 0
+        return self.dtype.itemsize * (batch + (2**L) * L * P) + states + weights
 
 
 def job(
@@ -604,6 +608,7 @@ def job(
     epochs: int = 1000,
     n_records: int = 100,
     record_states: bool = False,
+    record_params: bool = False,
     val_lengths=(),
     val_sequences: int = 10,
     val_key: jax.Array | None = None,
@@ -643,7 +648,9 @@ def job(
         str(T): jax.random.bernoulli(jax.random.fold_in(vkey, T), 0.5, (val_sequences, T)).astype(jnp.int32)
         for T in lens
     }
-    family = Epochs(cfg, int(train_length), bool(record_states), float(stop_loss), jnp.dtype(dtype))
+    family = Epochs(
+        cfg, int(train_length), bool(record_states), float(stop_loss), jnp.dtype(dtype), bool(record_params)
+    )
     return Job(
         family,
         settings,
@@ -663,7 +670,10 @@ def _finish(result: Result, shape) -> Result:
     grid = lambda x: x.reshape(-1, *shape, *x.shape[1:])  # noqa: E731
     state = jax.tree.map(grid, result.state)
     state["params"] = to_params(state["params"])
-    return result._replace(state=state, records=jax.tree.map(grid, result.records))
+    records = jax.tree.map(grid, result.records)
+    if "params" in records:
+        records["params"] = to_params(records["params"])
+    return result._replace(state=state, records=records)
 
 
 def example_job(dtype=jnp.float64) -> Job:
@@ -696,6 +706,7 @@ def train(
         epochs: training epochs (a multiple of ``n_records``).
         n_records: records after the initial one.
         record_states: record the hidden state and output of every sequence of length 0…L.
+        record_params: record the weights (``records["params"]``, the state's parameter dict).
         val_lengths, val_sequences: validation sets (random sequences from ``val_key``, default key 0).
         stop_loss: stop a network after the first epoch whose training loss is below this (0: never).
 

@@ -171,7 +171,37 @@ def pair_dynamics(a: dict, cfg) -> dict:
     ax[4].legend(fontsize=6)
     paper_title(fig, "parity_pair_dynamics", f"{PAPER}, Figs. 10, 14, 15; Eqs. 42, 51")
     fig.tight_layout()
-    return {"pair_dynamics": fig}
+    return {"pair_dynamics": fig, "linearisation": _linearisation(a, cfg)}
+
+
+def _linearisation(a: dict, cfg):
+    plt = pyplot()
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    ep = a["lin_epochs"]
+    for s in range(a["lin_ratio_merged"].shape[0]):
+        ax[0].plot(ep, a["lin_ratio_merged"][s], color="C0", lw=1, label="pairs that end merged" if s == 0 else None)
+        ax[0].plot(ep, a["lin_ratio_apart"][s], color="C3", lw=1, label="pairs that end apart" if s == 0 else None)
+    ax[0].axhline(0.1, color="k", ls=":", lw=1, label="0.1 (App. D.2)")
+    ax[0].set(
+        xlabel="epoch",
+        ylabel="‖remainder‖ / ‖first-order term‖ (mean over pairs)",
+        yscale="log",
+        title="linearisation of the output maps (Fig. 13)",
+    )
+    ax[0].legend(fontsize=7)
+    bins = np.linspace(-8, 3, 45)
+    ax[1].hist(a["lin_log_eq20"], bins=bins, color="C2", alpha=0.6, label="Eq. 20, kernel rates")
+    ax[1].hist(a["lin_log_own"], bins=bins, color="C1", alpha=0.6, label="the pair's own loss, exact")
+    ax[1].axvline(0.0, color="k", lw=1)
+    ax[1].set(
+        xlabel="log10 |predicted| / |measured| change of ‖dh‖²",
+        ylabel="intervals (agreeing pairs)",
+        title=f"Eq. 20 where the ratio ≤ {cfg.valid_ratio:g}",
+    )
+    ax[1].legend(fontsize=7)
+    paper_title(fig, "parity_pair_dynamics", f"{PAPER}, App. D.2, Fig. 13; Eq. 20")
+    fig.tight_layout()
+    return fig
 
 
 def phase_diagram(a: dict, cfg) -> dict:

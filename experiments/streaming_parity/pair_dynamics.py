@@ -9,6 +9,10 @@ Measured, per network, with the merge threshold of App. C.1 (0.01 × ‖std‖ p
 * Fig. 10 (right): the distance of a random merging agreeing pair and of a random disagreeing pair, each divided by
   its maximum.
 
+App. D.2, Fig. 13: the linearisation ratio of the midpoint model (Eq. 13) over training for pairs that end merged
+and pairs that end apart, and where it is ≤ 0.1, Eq. 20's rate of change of ‖dh‖² (with the network's kernel rates)
+against the measured one (:mod:`experiments.streaming_parity.linearisation`).
+
 Theory: Eq. 42 from the authors' random starts (``theory_n_states``: h_α ~ N(0, s), ⟨‖Dv‖²⟩, ⟨‖b‖²⟩ ~ N(0, s)², cross
 terms 0, N = 1) with 1/τ_hα = lr·m_α, 1/τ_y = lr, 1/τ_b = lr/4, for every (m₁, m₂): the fraction of agreeing pairs that
 first move 10 × apart and then come back together, the model's Fig. 14.
@@ -25,6 +29,7 @@ import numpy as np
 from experiments.contract import Check, Result, RunContext, register
 from experiments.streaming_parity import figures
 from experiments.streaming_parity.common import Pairs, initial_params, train
+from experiments.streaming_parity.linearisation import compare, pair_terms, sample_pairs
 from experiments.streaming_parity.merger_theory import INIT_SCALE
 from experiments.streaming_parity.settings import PairDynamicsConfig
 from theory import streaming_parity as th
@@ -37,7 +42,31 @@ def measure(cfg: PairDynamicsConfig, seed: int, ctx: RunContext, pairs: Pairs) -
     rng = np.random.default_rng(seed)
     sample = rng.choice(pairs.i.size, cfg.sample_pairs, replace=False)
 
-    def one(h):
+    every = cfg.linearisation_every // cfg.record_every
+
+    def linearisation(h, params, merged) -> dict:
+        """App. D.2 terms of ``cfg.linearisation_pairs`` pairs at every ``every``-th record (float64)."""
+        pick, ends = sample_pairs(pairs, merged, cfg.linearisation_pairs, rng)
+        per = []
+        for k in range(0, h.shape[0], every):
+            p = jax.tree.map(lambda x, k=k: jnp.asarray(x[k], jnp.float64), params)
+            per.append(
+                pair_terms(
+                    p,
+                    cfg.rnn(),
+                    h[k],
+                    pairs.i[pick],
+                    pairs.j[pick],
+                    L=cfg.train_length,
+                    lr=cfg.lr,
+                    batch_size=cfg.batch_size,
+                )
+            )
+        out = {f"lin_{k}": np.stack([t[k] for t in per], axis=1) for k in per[0]}
+        out["lin_merged"], out["lin_agree"] = ends, pairs.agree[pick]
+        return out
+
+    def one(h, params):
         """One network's records (R, n, P), streamed: distances of every pair at one record at a time."""
         thr = th.merge_distance(h, cfg.merge_factor)
         merged = pairs.distances(h[-1]) < thr
@@ -59,15 +88,18 @@ def measure(cfg: PairDynamicsConfig, seed: int, ctx: RunContext, pairs: Pairs) -
             "above_agree": above[:, a].mean(axis=1),
             "above_disagree": above[:, ~a].mean(axis=1),
             "example": np.stack(example).T,
+            **linearisation(h, params, merged),
         }
 
     def reduce(res) -> dict:
-        per = [one(h) for h in np.asarray(res.records["hidden"][:, 0, 0])]
+        params = jax.tree.map(lambda x: np.asarray(x[:, 0, 0]), res.records["params"])
+        H = np.asarray(res.records["hidden"][:, 0, 0])
+        per = [one(h, jax.tree.map(lambda x, s=s: x[s], params)) for s, h in enumerate(H)]
         out = {k: np.stack([p[k] for p in per]) for k in per[0]}
         out["loss"] = np.asarray(res.records["loss"][:, 0, 0])
         return out
 
-    return train(cfg, seed, ctx, outputs=reduce, record_states=True)
+    return train(cfg, seed, ctx, outputs=reduce, record_states=True, record_params=True)
 
 
 def model_map(cfg: PairDynamicsConfig) -> np.ndarray:
@@ -291,6 +323,16 @@ def start_statistics(cfg: PairDynamicsConfig, start: dict, pairs: Pairs) -> dict
     }
 
 
+def linearisation_statistics(cfg: PairDynamicsConfig, sim: dict) -> dict:
+    """Fig. 13 per network (mean ratio over the sampled pairs that end merged and that end apart, per evaluated
+    record) and Eq. 20 against the measured motion pooled over networks."""
+    r, ends = sim["lin_ratio"], sim["lin_merged"]  # (S, pairs, T), (S, pairs)
+    mean = lambda sel: np.stack([r[s][sel[s]].mean(axis=0) for s in range(r.shape[0])])  # noqa: E731
+    flat = {k[4:]: np.concatenate(list(sim[k])) for k in sim if k.startswith("lin_") and sim[k].ndim == 3}
+    cmp = compare(flat, np.concatenate(list(sim["lin_agree"])), float(cfg.linearisation_every), cfg.valid_ratio)
+    return {"ratio_merged": mean(ends), "ratio_apart": mean(~ends), "compare": cmp}
+
+
 def checks(cfg: PairDynamicsConfig, sim: dict, st: dict, pairs: Pairs) -> list[Check]:
     agree = pairs.agree
     S = sim["merged"].shape[0]
@@ -299,7 +341,23 @@ def checks(cfg: PairDynamicsConfig, sim: dict, st: dict, pairs: Pairs) -> list[C
     dis = sim["above_disagree"]
     dis_drop = np.max(1 - dis[:, -1] / dis.max(axis=1))
     merged_dis = max(int((sim["merged"][s] & ~agree).sum()) for s in range(S))
+    lin = st["linearisation"]
     return [
+        Check.at_most(
+            "fig13_merging_pairs_first_order_tenfold",
+            float(lin["ratio_merged"].max()),
+            0.1,
+            "largest, over networks and evaluated records, mean linearisation ratio ‖remainder‖/‖first-order term‖ of "
+            f"the output maps (Eq. 13) over {cfg.linearisation_pairs // 2} sampled pairs per network that end merged; "
+            "App. D.2, Fig. 13: for merging pairs the first-order term dominates 'by at least a factor of 10'",
+        ),
+        Check.at_most(
+            "fig13_first_order_dominant",
+            float(lin["ratio_apart"].max()),
+            1.0,
+            "largest mean linearisation ratio over the sampled pairs that end apart; App. D.2: 'the first order term "
+            "remains dominant on average throughout the entire training procedure' (ratio < 1)",
+        ),
         Check.at_least(
             "diverging_mergers_grow_with_length_difference",
             float(st["slope_ci"][0]),
@@ -359,6 +417,12 @@ def metrics(cfg: PairDynamicsConfig, sim: dict, st: dict, model: np.ndarray, mod
         "measured_start_rnn_diverging_by_length_difference": st["start_trend_measured"].tolist(),
         "measured_start_agreement": float(np.mean(st["start_model_diverged"] == st["start_measured_diverged"])),
         "measured_start_nonfinite": int((~st["start_finite"]).sum()),
+        "fig13_max_mean_ratio_merging": float(st["linearisation"]["ratio_merged"].max()),
+        "fig13_max_mean_ratio_apart": float(st["linearisation"]["ratio_apart"].max()),
+        "eq20_vs_measured": {
+            k: v for k, v in st["linearisation"]["compare"].items() if not k.endswith(("_log_eq20", "_log_own"))
+        },
+        "gap_eq20": _eq20_gap(cfg, st["linearisation"]["compare"]),
         "gap_measured_start": "Eq. 42 started from each merging pair's measured initial state with the network's own rates "
         f"merges {float(np.mean(st['start_model_merged'])):.2f} of them but lets none move "
         f"{cfg.diverge_factor:g} thresholds apart (measured: {float(np.mean(st['start_measured_diverged'])):.2f} of the "
@@ -367,6 +431,21 @@ def metrics(cfg: PairDynamicsConfig, sim: dict, st: dict, model: np.ndarray, mod
         "gap": f"Eq. 42 with 1/τ_h ∝ length predicts no diverging mergers among equal lengths (Eqs. 48–49); measured "
         f"{st['trend'][0]:.2f} of equal-length mergers moved {cfg.diverge_factor:g} thresholds apart first",
     }
+
+
+def _eq20_gap(cfg: PairDynamicsConfig, cmp: dict) -> str:
+    a = cmp.get("agreeing")
+    if a is None:
+        return "no interval with a linearisation ratio within the bound"
+    lo, med, hi = a["log10_eq20_over_measured"]
+    return (
+        f"on {a['intervals']} intervals of {cfg.linearisation_every} epochs where agreeing pairs are linear to "
+        f"ratio <= {cfg.valid_ratio:g}, Eq. 20 with the kernel rates is within its tolerance (2r + r^2) on "
+        f"{a['within_tolerance']:.3f} of them; it always predicts approach, the pairs approached on "
+        f"{a['measured_shrinks']:.2f}; |Eq. 20| / |measured| = 10^{med:.1f} (10-90 %: 10^{lo:.1f}..10^{hi:.1f}); the "
+        f"pair's own loss through the network moves them together on {a['own_shrinks']:.2f} and accounts for "
+        f"10^{a['log10_own_over_measured'][1]:.1f} of the measured change"
+    )
 
 
 @register(
@@ -395,6 +474,7 @@ def run_pair_dynamics(cfg: PairDynamicsConfig, seed: int, ctx: RunContext) -> Re
         start["measured"].append(sim["diverged"][s][pick])
     st = statistics(cfg, sim, pairs, model, seed)
     st.update(start_statistics(cfg, start, pairs))
+    st["linearisation"] = linearisation_statistics(cfg, sim)
     arrays = {
         "fig14": st["fig14"],
         "trend": st["trend"],
@@ -408,5 +488,10 @@ def run_pair_dynamics(cfg: PairDynamicsConfig, seed: int, ctx: RunContext) -> Re
         "epochs": cfg.record_every * np.arange(cfg.epochs // cfg.record_every + 1),
         "start_trend_model": st["start_trend_model"],
         "start_trend_measured": st["start_trend_measured"],
+        "lin_epochs": cfg.linearisation_every * np.arange(sim["lin_ratio"].shape[-1]),
+        "lin_ratio_merged": st["linearisation"]["ratio_merged"],
+        "lin_ratio_apart": st["linearisation"]["ratio_apart"],
+        "lin_log_eq20": st["linearisation"]["compare"].get("agreeing_log_eq20", np.zeros(0)),
+        "lin_log_own": st["linearisation"]["compare"].get("agreeing_log_own", np.zeros(0)),
     }
     return Result(checks(cfg, sim, st, pairs), arrays, metrics=metrics(cfg, sim, st, model, model_merged))

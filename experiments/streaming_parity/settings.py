@@ -109,9 +109,25 @@ class PairDynamicsConfig(RNNSettings):
         50, "merging pairs per network whose measured initial state starts the 9-variable model", full=400, ge=10
     )
     sample_pairs: int = setting(1000, "random pairs counted over training (Fig. 15; authors: 1000)", ge=10)
+    linearisation_pairs: int = setting(
+        100,
+        "pairs per network for the linearisation ratio and the Eq. 20 comparison (App. D.2, Fig. 13: 100 random pairs "
+        "split by their end; here half of them among the pairs that end merged, so that both groups are populated)",
+        ge=4,
+    )
+    linearisation_every: int = setting(
+        10, "epochs between the records where the linearisation is evaluated (a multiple of record_every)", ge=1
+    )
+    valid_ratio: float = setting(
+        0.1, "Eq. 20 is compared on intervals whose linearisation ratio is at most this (App. D.2: 0.1)", gt=0
+    )
 
     def validate(self):
         _require_whole_records(self)
+        require(
+            self.linearisation_every % self.record_every == 0,
+            f"linearisation_every ({self.linearisation_every}) must be a multiple of record_every ({self.record_every})",
+        )
 
 
 @dataclass(frozen=True)
