@@ -269,12 +269,16 @@ def _run(args) -> int:
         ensure_writable(args.out)  # before any compute: an unwritable --out fails here, in one line
     ctx = RunContext(progress=False if args.no_progress else None, max_batch=args.max_batch, memory_budget=budget)
     t0 = time.perf_counter()
-    summaries = [
-        run_experiment(
-            n, out_dir=args.out, quick=args.quick, seed=args.seed, force=args.force, overrides=overrides, ctx=ctx
+    summaries = []
+    for n in names:
+        summaries.append(
+            run_experiment(
+                n, out_dir=args.out, quick=args.quick, seed=args.seed, force=args.force, overrides=overrides, ctx=ctx
+            )
         )
-        for n in names
-    ]
+        # each experiment compiles its own functions; dropping them keeps one process running every experiment
+        # below the kernel's limit on memory mappings (vm.max_map_count), which XLA's compiled code counts against
+        jax.clear_caches()
     if jax.process_index() != 0:  # multi-host: host 0 merges the shards and writes the report
         return 0
     report = write_report(args.out)

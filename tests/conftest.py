@@ -8,10 +8,20 @@ from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import jax  # noqa: E402
+import pytest  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_code():
+    """Drop JAX's compiled functions after each test module: the whole suite in one process otherwise maps more
+    compiled code than the kernel allows (vm.max_map_count = 65,530 here), and XLA's compiler crashes when a mapping
+    fails."""
+    yield
+    jax.clear_caches()
 
 
 def assert_contract(out, summary, min_checks):

@@ -93,8 +93,17 @@ def _own_rate(p, rcfg, n, bits1, bits2, omega, lr):
     return jax.vmap(one)(bits1, bits2)
 
 
-def _bits(labels, idx) -> jnp.ndarray:
-    return jnp.asarray([[int(ch) for ch in labels[k]] for k in idx], jnp.int32)
+def _bits(labels, idx) -> np.ndarray:
+    return np.asarray([[int(ch) for ch in labels[k]] for k in idx], np.int32)
+
+
+def _rows(fn, *arrays):
+    """``fn`` on arrays padded (the last row repeated) to the next power of two rows, then cut back: a bounded
+    number of compilations per shape across groups of pairs, records and networks, at most twice the rows."""
+    k = arrays[0].shape[0]
+    size = 1 << (k - 1).bit_length()
+    pad = lambda x: np.concatenate([x, np.repeat(x[-1:], size - k, axis=0)]) if k < size else x  # noqa: E731
+    return jax.tree.map(lambda x: np.asarray(x)[:k], fn(*(jnp.asarray(pad(np.asarray(x))) for x in arrays)))
 
 
 def pair_terms(params, rcfg, H, i, j, *, L: int, lr: float, batch_size: int) -> dict:
@@ -117,10 +126,12 @@ def pair_terms(params, rcfg, H, i, j, *, L: int, lr: float, batch_size: int) -> 
     for col, idx in enumerate((i, j)):
         for m in np.unique(lengths[idx]):
             g = np.flatnonzero(lengths[idx] == m)
-            kappa[g, col] = np.asarray(_kernel(params, rcfg, _bits(labels, idx[g]), jnp.asarray(v[g])))
+            kappa[g, col] = _rows(lambda b, u: _kernel(params, rcfg, b, u), _bits(labels, idx[g]), v[g])
     for n in np.unique(L - m2):
         g = np.flatnonzero(L - m2 == n)
-        y, jv, y1, y2 = map(np.asarray, _expansion(params, rcfg, int(n), 0.5 * (h1 + h2)[g], dh[g], h1[g], h2[g]))
+        y, jv, y1, y2 = _rows(
+            lambda *x, n=int(n): _expansion(params, rcfg, n, *x), 0.5 * (h1 + h2)[g], dh[g], h1[g], h2[g]
+        )
         rem = np.sum((y1 - y + 0.5 * jv) ** 2, axis=(1, 2)) + np.sum((y2 - y - 0.5 * jv) ** 2, axis=(1, 2))
         out["ratio"][g] = np.sqrt(rem / np.maximum(2 * np.sum((0.5 * jv) ** 2, axis=(1, 2)), 1e-300))
         N = 2 ** (n + 1) - 1
@@ -133,8 +144,8 @@ def pair_terms(params, rcfg, H, i, j, *, L: int, lr: float, batch_size: int) -> 
     for a, b in {(int(x), int(y)) for x, y in zip(m1, m2, strict=True)}:
         g = np.flatnonzero((m1 == a) & (m2 == b))
         n = int(L - b)
-        rate = _own_rate(params, rcfg, n, _bits(labels, i[g]), _bits(labels, j[g]), jnp.asarray(omega), lr)
-        out["own"][g] = np.asarray(rate)
+        fn = lambda b1, b2, n=n: _own_rate(params, rcfg, n, b1, b2, jnp.asarray(omega), lr)  # noqa: E731
+        out["own"][g] = _rows(fn, _bits(labels, i[g]), _bits(labels, j[g]))
     return out
 
 
