@@ -1,6 +1,7 @@
 """The batched superposition trainer: data law, reproducibility, masking, optimiser rules, bad input."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -78,6 +79,31 @@ def test_linear_model_learns_top_m_dense():
     loss = np.asarray(th.linear_model_loss(res.params.W, res.params.b, imp))
     L = float(th.linear_optimum(imp, 2).loss)
     assert np.all(loss >= L * (1 - 1e-12)) and np.all(loss <= L * 1.01)
+
+
+def _authors_get_lr(step, lr, n_steps, warmup_steps):
+    """Liu et al.'s ``get_lr`` (exp/exp-10.py), transcribed: the rate of update ``step`` = 0, 1, …"""
+    s = step + 1
+    low = 0.05 * lr
+    if s < warmup_steps:
+        return lr * s / warmup_steps
+    return (lr - low) * 0.5 * (1 + math.cos(math.pi * (s - warmup_steps) / (n_steps - warmup_steps))) + low
+
+
+def test_warmup_cosine_gives_each_update_the_authors_rate():
+    """With a constant gradient, Adam's step is 1 (up to eps), so the parameter falls by each update's rate."""
+    n, warm, lr = 60, 10, 1e-2
+    tx = tm.make_optimizer(lr, n, schedule="warmup_cosine", warmup_steps=warm)
+    p = tm.Params(jnp.zeros((1, 1)), jnp.zeros(1))
+    state = tx.init(p)
+    grad = tm.Params(jnp.ones((1, 1)), jnp.ones(1))
+    used = []
+    for _ in range(n):
+        upd, state = tx.update(grad, state, p)
+        used.append(-float(upd.b[0]))
+    expected = [_authors_get_lr(k, lr, n, warm) for k in range(n)]
+    np.testing.assert_allclose(used, expected, rtol=1e-6)
+    assert used[0] > 0  # optax's count-from-0 schedule alone would make the first update 0
 
 
 def test_evaluate_loss_common_samples():

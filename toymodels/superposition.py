@@ -50,6 +50,7 @@ __all__ = [
     "ACTIVATIONS",
     "INITS",
     "SCHEDULES",
+    "learning_rate_schedule",
     "sample_features",
     "forward",
     "batch_loss",
@@ -189,6 +190,26 @@ def feature_norm_decay(weight_decay, bias_decay=0.0, eps: float = 1e-8) -> optax
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+def learning_rate_schedule(
+    learning_rate: float, steps: int, schedule: str = "constant", warmup_steps: int = 0, final_fraction: float = 0.05
+):
+    """The learning rate of update k = 0, 1, … (a float, or a function of optax's update count k).
+
+    ``warmup_cosine`` is Liu et al.'s ``get_lr`` (``exp/exp-10.py``): with s = k + 1, lr·s/W for s < W, then
+    lr_min + (lr − lr_min)·½(1 + cos(π(s − W)/(steps − W))) with lr_min = ``final_fraction``·lr, so the first update
+    uses lr/W and the last lr_min. optax's ``warmup_cosine_decay_schedule`` is that curve at s = k, so it is read one
+    update ahead (optax alone would make the first update 0 and every later one the authors' previous rate).
+    """
+    if schedule not in SCHEDULES:
+        raise ParameterError(f"schedule must be one of {SCHEDULES}; got {schedule!r}")
+    if schedule == "constant":
+        return learning_rate
+    curve = optax.warmup_cosine_decay_schedule(
+        0.0, learning_rate, max(int(warmup_steps), 1), steps, end_value=final_fraction * learning_rate
+    )
+    return lambda count: curve(count + 1)
+
+
 def make_optimizer(
     learning_rate: float,
     steps: int,
@@ -199,15 +220,8 @@ def make_optimizer(
     warmup_steps: int = 0,
     final_fraction: float = 0.05,
 ):
-    """Adam + :func:`feature_norm_decay` + a learning-rate schedule (optax)."""
-    if schedule not in SCHEDULES:
-        raise ParameterError(f"schedule must be one of {SCHEDULES}; got {schedule!r}")
-    if schedule == "constant":
-        lr = learning_rate
-    else:
-        lr = optax.warmup_cosine_decay_schedule(
-            0.0, learning_rate, max(int(warmup_steps), 1), steps, end_value=final_fraction * learning_rate
-        )
+    """Adam + :func:`feature_norm_decay` + a learning-rate schedule (optax; see :func:`learning_rate_schedule`)."""
+    lr = learning_rate_schedule(learning_rate, steps, schedule, warmup_steps, final_fraction)
     return optax.chain(
         optax.scale_by_adam(), feature_norm_decay(weight_decay, bias_decay), optax.scale_by_learning_rate(lr)
     )
