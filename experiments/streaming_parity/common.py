@@ -48,7 +48,22 @@ def train(cfg, seed: int, ctx: RunContext, *, outputs=None, name: str = "train",
         f"  {kw['seeds']} x {job.unit} RNN(s), L={cfg.train_length}, P={cfg.hidden}, {cfg.activation}, gain(s) "
         f"{list(gains)}, SGD lr {cfg.lr}, {cfg.epochs} epochs, records every {cfg.record_every}"
     )
-    return train_sweep(ctx, name, job, k_train, outputs=outputs, records_per_chunk=max(1, n_records // 10))
+    item = PEAK_FACTOR * job.unit * (job.family.memory() + recorded_bytes(cfg, **kw) * (n_records + 1))
+    return train_sweep(
+        ctx, name, job, k_train, outputs=outputs, item_bytes=item, records_per_chunk=max(1, n_records // 10)
+    )
+
+
+#: peak memory of a chunk over its recorded arrays plus the family's working memory: the records are held on the
+#: device, copied to the host and sliced by the reductions. Measured at full size (1001 records of every prefix
+#: state): 9.2 GB peak for a chunk of two networks holding 1.7 GB of records.
+PEAK_FACTOR = 5
+
+
+def recorded_bytes(cfg, *, record_states: bool = False, record_params: bool = False, **_) -> int:
+    """Bytes of one network's record: the prefix states and outputs (float32) and, if asked, its weights."""
+    P, n = cfg.hidden, 2 ** (cfg.train_length + 1) - 1
+    return 4 * (n * (P + 2) * record_states + (P * P + 5 * P + 2) * record_params) + 64
 
 
 def long_test(key, params, cfg: tm.RNNConfig, length: int, n_sequences: int):
