@@ -28,7 +28,7 @@ import numpy as np
 from theory import streaming_parity as th
 from toymodels import streaming_parity as tm
 
-__all__ = ["pair_terms", "sample_pairs", "compare"]
+__all__ = ["pair_terms", "sample_pairs", "compare", "loss_weights", "padded_rows"]
 
 #: a distance counts only if it is this many float32 rounding units of the states (eps · ‖h‖) above zero
 FLOAT32_FLOOR = 100 * float(np.finfo(np.float32).eps)
@@ -93,11 +93,17 @@ def _own_rate(p, rcfg, n, bits1, bits2, omega, lr):
     return jax.vmap(one)(bits1, bits2)
 
 
+def loss_weights(L: int, batch_size: int) -> np.ndarray:
+    """Per-epoch loss weight of one sequence of length ℓ = 0 … 2L (App. C.1's per-length batches: ⌈2^ℓ/B⌉/2^ℓ; ℓ = 0,
+    the empty sequence, is no data point). Indexed by the length of a prefix plus its continuation."""
+    return np.array([-(-(2**ell) // batch_size) / 2**ell if ell else 0.0 for ell in range(2 * L + 1)])
+
+
 def _bits(labels, idx) -> np.ndarray:
     return np.asarray([[int(ch) for ch in labels[k]] for k in idx], np.int32)
 
 
-def _rows(fn, *arrays):
+def padded_rows(fn, *arrays):
     """``fn`` on arrays padded (the last row repeated) to the next power of two rows, then cut back: a bounded
     number of compilations per shape across groups of pairs, records and networks, at most twice the rows."""
     k = arrays[0].shape[0]
@@ -114,7 +120,7 @@ def pair_terms(params, rcfg, H, i, j, *, L: int, lr: float, batch_size: int) -> 
     ``scale`` (max ‖h_α‖, for the float32 floor)."""
     labels, lengths = th.prefix_strings(L), th.prefix_lengths(L)
     parity = np.array([x.count("1") % 2 for x in labels])
-    omega = np.array([-(-(2**ell) // batch_size) / 2**ell if ell else 0.0 for ell in range(2 * L + 1)])
+    omega = loss_weights(L, batch_size)
     m1, m2 = lengths[i], lengths[j]
     h1, h2 = np.asarray(H[i], float), np.asarray(H[j], float)
     dh = h2 - h1
@@ -126,10 +132,10 @@ def pair_terms(params, rcfg, H, i, j, *, L: int, lr: float, batch_size: int) -> 
     for col, idx in enumerate((i, j)):
         for m in np.unique(lengths[idx]):
             g = np.flatnonzero(lengths[idx] == m)
-            kappa[g, col] = _rows(lambda b, u: _kernel(params, rcfg, b, u), _bits(labels, idx[g]), v[g])
+            kappa[g, col] = padded_rows(lambda b, u: _kernel(params, rcfg, b, u), _bits(labels, idx[g]), v[g])
     for n in np.unique(L - m2):
         g = np.flatnonzero(L - m2 == n)
-        y, jv, y1, y2 = _rows(
+        y, jv, y1, y2 = padded_rows(
             lambda *x, n=int(n): _expansion(params, rcfg, n, *x), 0.5 * (h1 + h2)[g], dh[g], h1[g], h2[g]
         )
         rem = np.sum((y1 - y + 0.5 * jv) ** 2, axis=(1, 2)) + np.sum((y2 - y - 0.5 * jv) ** 2, axis=(1, 2))
@@ -145,7 +151,7 @@ def pair_terms(params, rcfg, H, i, j, *, L: int, lr: float, batch_size: int) -> 
         g = np.flatnonzero((m1 == a) & (m2 == b))
         n = int(L - b)
         fn = lambda b1, b2, n=n: _own_rate(params, rcfg, n, b1, b2, jnp.asarray(omega), lr)  # noqa: E731
-        out["own"][g] = _rows(fn, _bits(labels, i[g]), _bits(labels, j[g]))
+        out["own"][g] = padded_rows(fn, _bits(labels, i[g]), _bits(labels, j[g]))
     return out
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from experiments.contract import Check, Result, RunContext, register
 from experiments.streaming_parity import figures
 from experiments.streaming_parity.common import Pairs, initial_params, train
-from experiments.streaming_parity.linearisation import compare, pair_terms, sample_pairs
+from experiments.streaming_parity.linearisation import compare, loss_weights, padded_rows, pair_terms, sample_pairs
 from experiments.streaming_parity.merger_theory import INIT_SCALE
 from experiments.streaming_parity.settings import PairDynamicsConfig
 from theory import streaming_parity as th
@@ -162,15 +162,6 @@ def _solve(z0, consts, rates, n, epochs):
     return jax.vmap(one)(z0, consts, rates, n)
 
 
-def _padded(fn, size: int, *arrays):
-    """``fn`` on arrays padded (by repeating their last row) to ``size`` rows, so that every call has one shape (one
-    compilation), then cut back."""
-    k = arrays[0].shape[0]
-    pad = lambda x: np.concatenate([x, np.repeat(x[-1:], size - k, axis=0)]) if k < size else x  # noqa: E731
-    out = fn(*(jnp.asarray(pad(np.asarray(x))) for x in arrays))
-    return jax.tree.map(lambda x: np.asarray(x)[:k], out)
-
-
 def _mean_output_rates(p, rcfg, H, L: int, rng):
     """κ_y(n), κ_b(n), n = 0…L: the decoder and offset kernel rates averaged over random states, unit directions and
     continuations of length n (:func:`toymodels.streaming_parity.decoder_rate`, ``output_rate``)."""
@@ -196,14 +187,14 @@ def measured_state_model(cfg: PairDynamicsConfig, seed: int, s: int, pairs: Pair
     1/τ_b = 2N·lr·κ̄_b·ω̄ with κ_y, κ_b averaged over the pair's continuations (the loss of Eq. 37 is ½ the mean over the
     2N points; the network's is Σ ω·MSE). Integrated over the training epochs; returns whether each pair first moves
     ``diverge_factor`` thresholds apart, and whether it ends closer than the threshold."""
-    L, rcfg, size = cfg.train_length, cfg.rnn(), cfg.measured_pairs
+    L, rcfg = cfg.train_length, cfg.rnn()
     p32, _ = initial_params(cfg, seed, s=s)
     p = jax.tree.map(lambda x: jnp.asarray(x, jnp.float64), p32)
     H = np.asarray(tm.prefix_hidden_states(p, rcfg, L)[0])
     labels = th.prefix_strings(L)
     parity = np.array([x.count("1") % 2 for x in labels])
     lengths = th.prefix_lengths(L)
-    omega = np.array([-(-(2**ell) // cfg.batch_size) / 2**ell if ell else 0.0 for ell in range(2 * L + 1)])
+    omega = loss_weights(L, cfg.batch_size)
     ky, kb = _mean_output_rates(p, rcfg, H, L, rng)
     i, j = pairs.i[pick], pairs.j[pick]
     z0 = np.zeros((pick.size, 9))
@@ -217,7 +208,7 @@ def measured_state_model(cfg: PairDynamicsConfig, seed: int, s: int, pairs: Pair
         dh = H[j[grp]] - H[i[grp]]
         dist = np.linalg.norm(dh, axis=1)
         v = dh / dist[:, None]
-        b, d = _padded(lambda h, u, n=n: _continuations(p, rcfg, n, h, u), size, hbar, v)
+        b, d = padded_rows(lambda h, u, n=n: _continuations(p, rcfg, n, h, u), hbar, v)
         cpar = parity[: 2 ** (n + 1) - 1]
         clen = lengths[: 2 ** (n + 1) - 1]
         y1 = jax.nn.one_hot((parity[i[grp]][:, None] + cpar) % 2, 2)
@@ -231,12 +222,12 @@ def measured_state_model(cfg: PairDynamicsConfig, seed: int, s: int, pairs: Pair
             for mm in np.unique(lengths[idx]):
                 sub = np.flatnonzero(lengths[idx] == mm)
                 bits = np.stack([[int(ch) for ch in labels[k]] for k in idx[sub]]).astype(np.int32)
-                kh = _padded(lambda b_, u: _representation_rates(p, rcfg, b_, u), size, bits, v[sub])
+                kh = padded_rows(lambda b_, u: _representation_rates(p, rcfg, b_, u), bits, v[sub])
                 rates[grp[sub], col] = 2 * N[grp[sub]] * cfg.lr * kh * w[sub]
         wm = 0.5 * (w1 + w2)
         rates[grp, 2] = 2 * N[grp] * cfg.lr * np.mean(ky[clen]) * wm
         rates[grp, 3] = 2 * N[grp] * cfg.lr * np.mean(kb[clen]) * wm
-    traj = _padded(lambda *x: _solve(*x, epochs=cfg.epochs), size, z0, consts, rates, N)
+    traj = padded_rows(lambda *x: _solve(*x, epochs=cfg.epochs), z0, consts, rates, N)
     dist = np.abs(traj[..., 1] - traj[..., 0])  # (pairs, T)
     finite = np.all(np.isfinite(dist), axis=1)
     return {
