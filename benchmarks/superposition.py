@@ -8,9 +8,13 @@ independent toy models at once (importance 0.9^i, feature densities log-spaced o
   trains its instances in cache-sized groups (``--group``; :mod:`toymodels.sharding`);
 * the speed-up over training the same models one at a time (a Python loop over single-instance calls of the
   same jitted trainer);
-* a profile: the share of the run spent drawing the random batches (sampling alone, same placement and scan);
-* achieved FLOP/s as a fraction of a dense float32 matmul measured in the same run (the roof; the matmuls here
-  are (1024 × 20)·(20 × 5), so the step is bound by random numbers and elementwise work, not by them);
+* a profile: the share of the run spent drawing the random batches (sampling alone, same sampler, placement and
+  scan);
+* achieved FLOP/s as a fraction of a dense float32 matmul measured in the same run (the roof). FLOPs are those of
+  the dense step (forward x·Wᵀ and h·W, backward twice that: 12·batch·n·m); the sparse sampler
+  (``--sampler``, :func:`toymodels.superposition.sample_sparse_features`) does the two products with x as sums over
+  the present entries, so for it this is a dense-equivalent rate. At the default sizes the matmuls are
+  (1024 × 20)·(20 × 5) and the step is bound by random numbers and elementwise work, not by them;
 * with the PyTorch peer's environment present (``make bench-torch`` builds ``.venv-torch``), the ratio to
   ``benchmarks/torch_peer/superposition.py`` run with the same sizes (``--torch-peer``);
 * model-steps per second (instances × steps / wall seconds, compilation excluded) — the last line.
@@ -35,6 +39,7 @@ from benchmarks.timing import (
     maybe_profile,
     parse_benchmark_args,
 )
+from theory.superposition import power_law_frequencies
 from toymodels import superposition as tm
 from toymodels.sharding import Placement
 
@@ -57,6 +62,19 @@ def parse(argv):
         default="auto",
         metavar="N|auto|all",
         help="instances vectorised at once on a device: 'auto' (sized to the CPU cache, default), 'all', or N",
+    )
+    p.add_argument(
+        "--sampler",
+        default="auto",
+        choices=("auto", "dense", "sparse"),
+        help="data sampler of the trainer (default auto: sparse when the features are sparse enough)",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=None,
+        help="feature frequencies p_i ∝ i^(−alpha), summing to 1, values on [0, 2] and importance 1/n (Liu et al.'s "
+        "set-up) instead of the default densities 1 … 1/20 spread over the instances with importance 0.9^i",
     )
     p.add_argument(
         "--torch-peer",
@@ -85,6 +103,7 @@ def torch_peer_rate(a):
     if a.torch_peer == "off" or not Path(python).exists():
         return None
     sizes = [f"--{k}={getattr(a, k)}" for k in ("instances", "n", "m", "batch", "steps", "repeats")]
+    sizes += [] if a.alpha is None else [f"--alpha={a.alpha}"]
     script = Path(__file__).parent / "torch_peer" / "superposition.py"
     cmd = [str(python), str(script), *sizes, *(["--float64"] if a.float64 else [])]
     run = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -103,9 +122,26 @@ def flops_per_model_step(n: int, m: int, batch: int) -> float:
 def main(argv=None) -> int:
     a = parse(argv)
     dtype = benchmark_dtype(a)
-    imp = 0.9 ** np.arange(a.n)
-    dens = 20.0 ** -np.linspace(0, 1, a.instances)
-    probs = np.repeat(dens[:, None], a.n, axis=1)
+    if a.alpha is None:
+        imp = 0.9 ** np.arange(a.n)
+        dens = 20.0 ** -np.linspace(0, 1, a.instances)
+        probs = np.repeat(dens[:, None], a.n, axis=1)
+        value_range = (0.0, 1.0)
+    else:
+        imp = np.full(a.n, 1.0 / a.n)
+        probs = np.repeat(np.asarray(power_law_frequencies(a.n, a.alpha))[None], a.instances, axis=0)
+        value_range = (0.0, 2.0)
+    family = tm.job(
+        importance=imp,
+        probabilities=probs,
+        m=a.m,
+        steps=1,
+        batch_size=a.batch,
+        n_records=1,
+        sampler=a.sampler,
+        value_range=value_range,
+        dtype=dtype,
+    ).family
 
     def run(k, p):
         return tm.train(
@@ -118,6 +154,8 @@ def main(argv=None) -> int:
             learning_rate=1e-3,
             n_records=1,
             group=a.group,
+            sampler=a.sampler,
+            value_range=value_range,
             dtype=dtype,
         ).loss
 
@@ -138,7 +176,13 @@ def main(argv=None) -> int:
         def one(k, q):
             def body(c, _):
                 kk, sub = jax.random.split(c[0])
-                return (kk, c[1] + jnp.sum(tm.sample_features(sub, a.batch, q, dtype=dtype))), None
+                if family.capacity is None:
+                    x = tm.sample_features(sub, a.batch, q, value_range=value_range, dtype=dtype)
+                else:
+                    x = tm.sample_sparse_features(
+                        sub, a.batch, q, family.capacity, value_range=value_range, dtype=dtype
+                    )[2]
+                return (kk, c[1] + jnp.sum(x)), None
 
             return jax.lax.scan(body, (k, jnp.zeros((), dtype)), None, length=a.steps)[0][1]
 
@@ -152,7 +196,11 @@ def main(argv=None) -> int:
     achieved = rate * flops_per_model_step(a.n, a.m, a.batch)
     maybe_profile(a, lambda: run(key, probs))
     print(device_line(dtype))
-    print(f"sweep: {a.instances} instances, n={a.n}, m={a.m}, batch {a.batch}, {a.steps} steps: {t_batched:.3f} s")
+    sampler = "dense" if family.capacity is None else f"sparse ({sum(family.capacity):,} slots per step)"
+    print(
+        f"sweep: {a.instances} instances, n={a.n}, m={a.m}, batch {a.batch}, {a.steps} steps, {sampler} sampler: "
+        f"{t_batched:.3f} s"
+    )
     print(
         f"loop of single models ({n_loop} trained one at a time): {loop_rate:,.0f} model-steps/s; "
         f"batched/loop = {rate / loop_rate:.1f}x"

@@ -27,6 +27,103 @@ def test_sample_features_has_the_stated_law():
     np.testing.assert_allclose(x.mean(0), mean, atol=5 * sd.max())  # 5 sd of the sample mean
 
 
+# ---- the sparse sampler: the same law as the dense one, drawn by geometric gaps into per-feature slots
+def _dense_from_sparse(rows, cols, vals, batch, n):
+    return np.asarray(jnp.zeros((batch, n), vals.dtype).at[rows, cols].add(vals))
+
+
+def test_sparse_sampler_has_the_stated_law():
+    # features: always present, dense, sparse, rarer than one per batch, absent
+    p = np.array([1.0, 0.5, 0.05, 3e-4, 0.0])
+    batch, reps = 512, 800
+    cap = tm.sparse_capacity(p, batch)
+    assert cap[0] == batch and cap[-1] == 1 and np.all(cap <= batch)
+
+    def one(k):
+        rows, cols, vals, over = tm.sample_sparse_features(k, batch, p, cap, value_range=(0.0, 2.0), dtype=jnp.float64)
+        return jnp.zeros((batch, p.size), vals.dtype).at[rows, cols].add(vals), over
+
+    x, over = jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(1), reps))
+    x = np.asarray(x).reshape(-1, p.size)
+    assert int(over.sum()) == 0
+    assert x.min() >= 0 and x.max() < 2
+    N = x.shape[0]
+    # presence rate per feature within 4 sd of a proportion (exact for p = 0 and 1)
+    assert np.all(np.abs((x > 0).mean(0) - p) <= 4 * np.sqrt(p * (1 - p) / N) + 1e-12), (x > 0).mean(0)
+    # values of present entries uniform on [0, 2): mean 1 within 5 sd (sd of U(0, 2) is 1/√3)
+    for i in range(3):
+        v = x[x[:, i] > 0, i]
+        assert abs(v.mean() - 1.0) < 5 / np.sqrt(3 * v.size)
+    # rows independent: the 0.5 and 0.05 features co-occur at rate 0.025 (4 sd); within a feature, successive rows
+    # independent (lag-1 co-presence of the 0.5 feature = 0.25; gaps are neither too regular nor clumped)
+    both = ((x[:, 1] > 0) & (x[:, 2] > 0)).mean()
+    assert abs(both - 0.025) < 4 * np.sqrt(0.025 / N)
+    pres = (x[:, 1] > 0).reshape(reps, batch)
+    lag = (pres[:, 1:] & pres[:, :-1]).mean()
+    assert abs(lag - 0.25) < 4 * np.sqrt(0.25 * 0.75 / pres[:, 1:].size)
+
+
+def test_sparse_sampler_counts_possible_cut_offs():
+    p = np.array([0.5, 0.01])
+    cap = np.array([10, 64])  # 10 slots for ≈ 256 present rows: always cut off
+    *_, over = tm.sample_sparse_features(jax.random.key(0), 512, p, cap)
+    assert int(over) == 1
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_sparse_loss_and_gradient_equal_dense(activation):
+    n, m, batch = 30, 4, 64
+    p = np.geomspace(0.6, 0.01, n)
+    imp = 0.9 ** np.arange(n)
+    cap = tm.sparse_capacity(p, batch)
+    rows, cols, vals, _ = tm.sample_sparse_features(jax.random.key(2), batch, p, cap, dtype=jnp.float64)
+    x = jnp.asarray(_dense_from_sparse(rows, cols, vals, batch, n))
+    params = tm.init_params(jax.random.key(3), n, m, init="liu", dtype=jnp.float64)
+    dense = jax.value_and_grad(lambda q: tm.batch_loss(q, x, imp, activation))(params)
+    sparse = jax.value_and_grad(lambda q: tm.sparse_batch_loss(q, rows, cols, vals, batch, imp, activation))(params)
+    for a, b in zip(jax.tree.leaves(dense), jax.tree.leaves(sparse), strict=True):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-11, atol=1e-13)
+
+
+def test_auto_sampler_picks_sparse_for_sparse_features_only():
+    liu = tm.job(
+        importance=np.ones(1000),
+        probabilities=th.power_law_frequencies(1000, 1.5),
+        m=10,
+        steps=4,
+        batch_size=2048,
+        n_records=1,
+    )
+    elhage = tm.job(importance=np.ones(20), probabilities=np.full(20, 0.3), m=5, steps=4, batch_size=1024, n_records=1)
+    assert liu.family.capacity is not None and sum(liu.family.capacity) < 2048 * 1000 / 100
+    assert elhage.family.capacity is None
+
+
+def test_sparse_and_dense_training_agree_in_law():
+    # the same models trained with either sampler: different random batches, the same expected trajectory.
+    # 16 seeds each; the final losses' means must agree within 4 standard errors of their difference.
+    n, seeds = 200, 16
+    p = np.asarray(th.power_law_frequencies(n, 1.5))
+    kw = dict(
+        importance=np.full(n, 1 / n),
+        probabilities=np.broadcast_to(p, (seeds, n)),
+        m=8,
+        steps=200,
+        batch_size=256,
+        learning_rate=1e-2,
+        init="liu",
+        value_range=(0.0, 2.0),
+        n_records=4,
+    )
+    a = tm.train(jax.random.key(0), sampler="dense", **kw)
+    b = tm.train(jax.random.key(1), sampler="sparse", **kw)
+    assert int(np.sum(b.state["overflow"])) == 0
+    la, lb = np.asarray(a.loss)[:, -1], np.asarray(b.loss)[:, -1]
+    se = np.sqrt(la.var(ddof=1) / seeds + lb.var(ddof=1) / seeds)
+    assert abs(la.mean() - lb.mean()) < 4 * se, (la.mean(), lb.mean(), se)
+    assert lb.mean() < 0.5 * np.asarray(b.loss)[:, 0].mean()  # and it trained
+
+
 def _train(key, **kw):
     args = dict(importance=np.ones(6), probabilities=np.full((3, 6), 0.3), m=2, steps=40, batch_size=64, n_records=4)
     args.update(kw)
