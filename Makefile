@@ -1,6 +1,7 @@
 # Everything needed on a fresh machine with Python (3.12 or 3.13 preferred, 3.11 works) and make.
 #   make reproduce   set up .venv, run every experiment at quick size, write results/report.md
 #   make test        set up .venv, run the default test suite
+#   make test-slow-experiments   the experiments whose quick size takes minutes (and their notebooks)
 #   make test-oracle set up .venv-oracle (pinned: Python 3.11, jax 0.5.3, neural-tangents 0.6.5) and run the
 #                    oracle tests, then compare freshly regenerated golden files with the committed experiments/*/golden/
 #   make golden      rewrite the golden files (experiments/*/golden/*.npz) from the oracle environment
@@ -24,7 +25,7 @@ EXTRAS  = dev$(if $(GPU),$(comma)gpu)
 comma  := ,
 RUN_ARGS ?=
 
-.PHONY: reproduce test test-all test-oracle golden lint clean venv bench-torch
+.PHONY: reproduce test test-slow-experiments test-all test-oracle golden lint clean venv bench-torch
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.11 found"; exit 1; }
@@ -56,6 +57,10 @@ reproduce: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
+
+# the experiments whose quick size takes minutes (registered slow=True) and their families' notebooks
+test-slow-experiments: $(VENV)/.installed
+	$(PY) -m pytest -q -m slow tests/test_experiments.py
 
 test-all: $(VENV)/.installed
 	$(PY) -m pytest -q -m ""

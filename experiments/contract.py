@@ -151,6 +151,7 @@ class Experiment:
     figures: Callable[[dict, Any], dict] | None = None
     quick: Callable[[], Any] | None = None
     full: Callable[[], Any] | None = None
+    slow: bool = False
 
     def sized(self, quick: bool):
         """The quick or the full settings instance, before overrides."""
@@ -176,17 +177,19 @@ def register(
     figures: Callable[[dict, Any], dict] | None = None,
     quick: Callable[[], Any] | None = None,
     full: Callable[[], Any] | None = None,
+    slow: bool = False,
 ):
     """Decorator registering ``run(config, seed, ctx) -> Result`` under ``name``.
 
     ``figures(arrays, config)`` draws the experiment's figures from the saved arrays alone, so that
-    ``python -m experiments plot NAME`` can redraw them without recomputing.
+    ``python -m experiments plot NAME`` can redraw them without recomputing. ``slow``: the quick size takes
+    minutes, so its test runs with the slow tests (``make test-slow-experiments``), not in ``make test``.
     """
 
     def deco(fn):
         if name in REGISTRY:
             raise RuntimeError(f"experiment {name!r} registered twice")
-        REGISTRY[name] = Experiment(name, description, config_type, fn, figures, quick, full)
+        REGISTRY[name] = Experiment(name, description, config_type, fn, figures, quick, full, slow)
         return fn
 
     return deco

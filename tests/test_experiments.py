@@ -20,11 +20,21 @@ from experiments.contract import plot_experiment
 REGISTRY = experiments.load_all()
 NAMES = sorted(REGISTRY)
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+SLOW = pytest.mark.slow  # quick sizes that take minutes: run by `make test-slow-experiments`, not `make test`
 
 
 def family_of(name: str) -> str:
     """The family package an experiment is registered from (``experiments.F...`` → ``F``)."""
     return REGISTRY[name].run.__module__.split(".")[1]
+
+
+def _params(names, slow):
+    return [pytest.param(n, marks=SLOW) if slow(n) else n for n in names]
+
+
+EXPERIMENTS = _params(NAMES, lambda n: REGISTRY[n].slow)
+# a notebook shows every experiment of its family, so it is slow when one of them is
+FAMILY_NOTEBOOKS = _params(NOTEBOOKS, lambda nb: any(REGISTRY[n].slow for n in NAMES if family_of(n) == Path(nb).stem))
 
 
 @pytest.fixture(scope="session")
@@ -45,12 +55,12 @@ def summaries(quick_out):
     return get
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", EXPERIMENTS)
 def test_quick_experiment_checks_pass(quick_out, summaries, name):
     assert_contract(quick_out, summaries(name), min_checks=3)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", EXPERIMENTS)
 def test_plot_redraws_the_same_figures(quick_out, summaries, name, tmp_path):
     import matplotlib.image
 
@@ -68,7 +78,7 @@ def test_every_experiment_belongs_to_a_notebook():
     assert families == {Path(nb).stem for nb in NOTEBOOKS}
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS)
+@pytest.mark.parametrize("notebook", FAMILY_NOTEBOOKS)
 def test_notebook_executes(quick_out, summaries, notebook):
     """The notebook reuses the quick runs above and shows at least every figure of its family's experiments."""
     family = Path(notebook).stem

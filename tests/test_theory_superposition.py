@@ -192,6 +192,12 @@ def test_weak_superposition_loss_and_exponent():
     slope = np.log(L[1] / L[0]) / np.log(10)
     assert abs(slope + float(th.weak_superposition_exponent(1.5))) < 0.02
     assert th.STRONG_SUPERPOSITION_EXPONENT == 1.0
+    np.testing.assert_allclose(th.strong_superposition_exponent([0.0, 1.0, 1.5, 1.75, 2.0]), [1, 1, 1, 1.5, 2])
+    np.testing.assert_allclose(th.strongly_represented_fraction(1000, [10, 44, 45, 100]), [0.05, 0.968, 1, 1])
+    with pytest.raises(ParameterError, match="alpha"):
+        th.strong_superposition_exponent(-0.5)
+    with pytest.raises(ParameterError, match="m"):
+        th.strongly_represented_fraction(100, 0)
 
 
 # ---------------------------------------------------------------------------------------------- bad input

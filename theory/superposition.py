@@ -63,6 +63,8 @@ __all__ = [
     "weak_superposition_loss",
     "weak_superposition_exponent",
     "STRONG_SUPERPOSITION_EXPONENT",
+    "strong_superposition_exponent",
+    "strongly_represented_fraction",
     "welch_bound",
     "welch_bound_log_slope",
     "random_overlap",
@@ -83,7 +85,8 @@ STICKY_FRACTIONS = {
 #: Phase labels of the n = 2, m = 1 diagram, in the order used by :func:`predicted_phase`.
 PHASES = ("not represented", "dedicated dimension", "superposition")
 
-#: Strong superposition: loss ∝ m^(−1) for any feature-frequency distribution (Liu, Liu & Gore).
+#: Strong superposition with flat feature frequencies: loss ∝ m^(−1) (Liu, Liu & Gore, Result 2; for skewed
+#: frequencies see :func:`strong_superposition_exponent`).
 STRONG_SUPERPOSITION_EXPONENT = 1.0
 
 
@@ -572,6 +575,24 @@ def weak_superposition_exponent(alpha):
     a = as_float(alpha, "alpha")
     check_range(a, "alpha", low=1.0, low_inclusive=False)
     return a - 1.0
+
+
+def strong_superposition_exponent(alpha):
+    r"""Model exponent of the strong regime, Liu et al.'s Result 2: :math:`\alpha_m = 1` for flat feature frequencies
+    and :math:`\approx 2(\alpha-1)` for skewed ones (Fig. 5e; App. A.1, Eq. 8), read as
+    :math:`\max(1,\,2(\alpha-1))`: the two lines cross at α = 1.5, below which Fig. 18 finds α_m ≈ 1. α ≥ 0."""
+    a = as_float(alpha, "alpha")
+    check_range(a, "alpha", low=0.0)
+    return jnp.maximum(1.0, 2.0 * (a - 1.0))
+
+
+def strongly_represented_fraction(n, m) -> jnp.ndarray:
+    r"""ϕ₁ ≈ min(1, m²/2n), the fraction of rows with ‖W_i‖ > 1 in strong superposition (Liu et al., Fig. 16,
+    App. A.1): about as many as an equiangular tight frame in m dimensions can hold, ν ≤ m(m + 1)/2. n ≥ 1, m ≥ 1."""
+    n_, m_ = as_float(n, "n"), as_float(m, "m")
+    check_range(n_, "n", low=1.0)
+    check_range(m_, "m", low=1.0)
+    return jnp.minimum(1.0, m_ * m_ / (2.0 * n_))
 
 
 def welch_bound(n, m) -> jnp.ndarray:

@@ -162,34 +162,65 @@ def geometry(arrays: dict, cfg) -> dict:
 
 
 def scaling(arrays: dict, cfg) -> dict:
-    """Loss vs width in both regimes, the strong regime's interference vs Welch, the represented fraction."""
+    """Liu et al.'s small models: loss vs width, α_m vs α, ϕ₁ vs width, overlaps vs width, ϕ_1/2 over α × γ."""
     plt = pyplot()
-    ms, L, L_unlearned = arrays["widths"], arrays["loss"], arrays["loss_unlearned"]
-    overlap, frac_rep, n = arrays["overlap"], arrays["fraction_represented"], cfg.n
-    Lm = L.mean(axis=2)
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
+    ms, alphas, decays = arrays["widths"], arrays["alphas"], list(arrays["decays"])
+    gs, gw = decays.index(cfg.strong_decay), decays.index(cfg.weak_decay)
+    L, eq4 = arrays["loss"], arrays["loss_eq4"]  # (A, G, W, S)
+    colours = plt.cm.viridis(np.linspace(0, 0.9, len(alphas)))
+    fig, axes = plt.subplots(1, 5, figsize=(26, 4.6))
     ax = axes[0]
-    ax.loglog(ms, Lm[0], "o", color="C0", label=f"weak (γ = {cfg.weak_decay:g}), simulation")
-    ax.loglog(ms, arrays["loss_weak_theory"], "-", color="C0", label="theory: top-m represented, rest at their mean")
-    ax.loglog(ms, L_unlearned[0].mean(axis=1), "x", color="C0", ms=8, label="theory: from the learned represented set")
-    ax.loglog(ms, Lm[1], "s", color="C1", label=f"strong (γ = {cfg.strong_decay:g}), simulation")
-    c = Lm[1][0] * ms[0]
-    ax.loglog(ms, c / ms, "--", color="C1", label="∝ 1/m (strong theory)")
+    for a, c, La, Ea in zip(alphas, colours, L, eq4, strict=True):
+        ax.loglog(ms, La[gs].mean(-1), "s-", color=c, label=f"α = {a:g}")
+        ax.loglog(ms, La[gw].mean(-1), "o--", color=c, mfc="none")
+        ax.loglog(ms, Ea[gw].mean(-1), "x", color=c, ms=7)
     ax.set(
-        xlabel="hidden dimension m", ylabel="test loss (MSE per feature)", title=f"loss vs width, n={n}, α={cfg.alpha}"
+        xlabel="hidden dimension m",
+        ylabel="test loss (MSE per feature)",
+        title=f"■ strong γ={cfg.strong_decay:g}, ○ weak γ={cfg.weak_decay:.2g}, × Eq. 4",
     )
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, title="Figs. 4a / 5a")
     ax = axes[1]
-    ax.loglog(ms, np.nanmean(overlap[1], axis=1), "s", color="C1", label="strong: mean (Ŵ_i·Ŵ_j)², simulation")
-    ax.loglog(ms, arrays["welch"], "-", color="k", label="Welch bound (n−m)/(m(n−1))")
-    ax.loglog(ms, arrays["random_overlap"], ":", color="k", label="random unit vectors 1/m")
-    ax.set(xlabel="hidden dimension m", ylabel="mean squared overlap", title="interference of the embeddings")
+    am = arrays["alpha_m"]  # (A, G, S)
+    se = am.std(-1, ddof=1) / np.sqrt(am.shape[-1])
+    ax.errorbar(alphas, am[:, gw].mean(-1), 3 * se[:, gw], fmt="o", color="C0", label=f"weak, γ = {cfg.weak_decay:.2g}")
+    ax.errorbar(
+        alphas, am[:, gs].mean(-1), 3 * se[:, gs], fmt="s", color="C1", label=f"strong, γ = {cfg.strong_decay:g}"
+    )
+    grid_a = np.linspace(min(alphas), max(alphas), 50)
+    ax.plot(grid_a, grid_a - 1, "C0:", label="α − 1 (weak, Result 1)")
+    ax.plot(grid_a, np.ones_like(grid_a), "C1--", label="1 (strong, flat)")
+    ax.plot(grid_a, 2 * (grid_a - 1), "C1:", label="2(α − 1) (strong, skewed)")
+    ax.set(xlabel="frequency exponent α", ylabel="α_m (L ∝ m^−α_m), ± 3 s.e. over seeds", title="Figs. 4b / 5e")
+    ax.set_ylim(-0.5, 2.5)
     ax.legend(fontsize=7)
     ax = axes[2]
-    ax.semilogx(ms, frac_rep[0].mean(axis=1), "o-", label="weak")
-    ax.semilogx(ms, frac_rep[1].mean(axis=1), "s-", label="strong")
-    ax.semilogx(ms, ms / n, "k--", label="m/n (no superposition)")
-    ax.set(xlabel="hidden dimension m", ylabel="fraction of features with ‖W_i‖ > 0.5", title="represented features")
+    for a, c, ph in zip(alphas, colours, arrays["phi_one"], strict=True):
+        ax.loglog(ms, ph[gs].mean(-1), "s-", color=c, label=f"α = {a:g}")
+    fine = np.geomspace(ms.min(), ms.max(), 50)
+    ax.loglog(fine, np.minimum(1, fine**2 / (2 * cfg.n)), "k--", label="min(1, m²/2n)")
+    ax.loglog(fine, fine / cfg.n, "k:", label="m/n")
+    ax.set(
+        xlabel="hidden dimension m", ylabel="ϕ₁ = fraction with ‖W_i‖ > 1", title=f"Fig. 16 (γ = {cfg.strong_decay:g})"
+    )
     ax.legend(fontsize=7)
-    paper_title(fig, "superposition_scaling", "Liu, Liu & Gore 2025, Fig. 1 (arXiv:2505.10465v4), toy model")
+    ax = axes[3]
+    for a, c, os_, oa in zip(alphas, colours, arrays["overlap_strong"], arrays["overlap_all"], strict=True):
+        ax.loglog(ms, np.nanmean(os_[gs], -1), "s-", color=c, label=f"‖W_i‖ > 1, α = {a:g}")
+        ax.loglog(ms, np.nanmean(oa[gs], -1), "^:", color=c, mfc="none")
+    ax.loglog(fine, 1 / fine, "k--", label="1/m")
+    k2 = np.nanmean(arrays["kappa2"][:, gs], axis=(0, 2))
+    ax.loglog(ms, k2, "k+", ms=10, label="κ² (ν = strong rows)")
+    ax.set(
+        xlabel="hidden dimension m", ylabel="mean squared overlap (Ŵ_i·Ŵ_j)²", title="Figs. 5d (■) / 17 (△, all rows)"
+    )
+    ax.legend(fontsize=7)
+    ax = axes[4]
+    ph = arrays["phi_half"].mean(-1)[:, :, -1]  # widest
+    im = ax.imshow(ph.T, origin="lower", aspect="auto", cmap="magma", vmin=0, vmax=1)
+    ax.set_xticks(range(len(alphas)), [f"{a:g}" for a in alphas], fontsize=7)
+    ax.set_yticks(range(len(decays)), [f"{g:.2f}" for g in decays], fontsize=7)
+    ax.set(xlabel="α", ylabel="weight decay γ", title=f"Figs. 3 / 13: ϕ_1/2 at m = {ms[-1]}")
+    fig.colorbar(im, ax=ax)
+    paper_title(fig, "superposition_scaling", f"Liu, Liu & Gore 2025 (arXiv:2505.10465v4), small toy models, n={cfg.n}")
     return {"scaling": fig}
