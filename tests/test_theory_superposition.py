@@ -196,6 +196,16 @@ def test_weak_superposition_loss_and_exponent():
     np.testing.assert_allclose(th.strongly_represented_fraction(1000, [10, 44, 45, 100]), [0.05, 0.968, 1, 1])
     with pytest.raises(ParameterError, match="alpha"):
         th.strong_superposition_exponent(-0.5)
+    # the large models' frequency laws (App. B.1): normalised, decreasing, the stated shapes
+    for law in th.FREQUENCY_LAWS:
+        p = np.asarray(th.frequency_law(10240, law))
+        assert abs(p.sum() - 1) < 1e-9 and np.all(np.diff(p) <= 0)
+    p = np.asarray(th.frequency_law(10240, "exponential", scale=400.0))
+    np.testing.assert_allclose(p[400] / p[0], np.exp(-1.0), rtol=1e-9)
+    np.testing.assert_allclose(th.frequency_law(100, "power"), th.power_law_frequencies(100, 1.2))
+    np.testing.assert_allclose(np.asarray(th.frequency_law(4, "linear")), [0.4, 0.3, 0.2, 0.1])
+    with pytest.raises(ParameterError, match="law"):
+        th.frequency_law(10, "zipf")
     with pytest.raises(ParameterError, match="m"):
         th.strongly_represented_fraction(100, 0)
 

@@ -85,6 +85,19 @@ def test_sparse_loss_and_gradient_equal_dense(activation):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-11, atol=1e-13)
 
 
+def test_bias_learning_rate_gives_b_its_own_rate_and_no_decay():
+    # first Adam update is -rate·sign(g) (bias-corrected moments): W moves by lr/W at step 1 (warm-up), b by lr_b/W,
+    # and b is not decayed even with a large bias_decay
+    opt = tm.make_optimizer(
+        0.02, 100, schedule="warmup_cosine", warmup_steps=10, bias_learning_rate=0.5, bias_decay=10.0
+    )
+    params = tm.Params(jnp.zeros((2, 3)), jnp.ones(3))
+    grads = tm.Params(jnp.ones((2, 3)), jnp.ones(3))
+    upd, _ = opt.update(grads, opt.init(params), params)
+    np.testing.assert_allclose(np.asarray(upd.W), -0.002, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(upd.b), -0.05, rtol=1e-5)
+
+
 def test_auto_sampler_picks_sparse_for_sparse_features_only():
     liu = tm.job(
         importance=np.ones(1000),

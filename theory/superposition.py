@@ -64,6 +64,8 @@ __all__ = [
     "weak_superposition_exponent",
     "STRONG_SUPERPOSITION_EXPONENT",
     "strong_superposition_exponent",
+    "FREQUENCY_LAWS",
+    "frequency_law",
     "strongly_represented_fraction",
     "welch_bound",
     "welch_bound_log_slope",
@@ -532,6 +534,36 @@ def power_law_frequencies(n: int, alpha) -> jnp.ndarray:
     i = jnp.arange(1, n + 1, dtype=a.dtype)
     w = i ** (-a[..., None])
     return w / jnp.sum(w, axis=-1, keepdims=True)
+
+
+FREQUENCY_LAWS = ("exponential", "power", "linear")
+
+
+def frequency_law(n: int, law: str, *, scale: float | None = None) -> jnp.ndarray:
+    r"""Liu et al.'s three feature-frequency laws of the large toy models (App. B.1), normalised to Σ p_i = 1, i = 1..n:
+
+    * ``"exponential"``: :math:`p_i\propto e^{-i/\ell}`, ℓ = ``scale`` (paper: 400 at n = 10240; default n/25.6);
+    * ``"power"``: :math:`p_i\propto i^{-a}`, a = ``scale`` (paper: 1.2, the default);
+    * ``"linear"``: :math:`p_i\propto n-i+1` (``scale`` unused).
+
+    Args:
+        n: number of features, ≥ 1.
+        law: one of :data:`FREQUENCY_LAWS`.
+        scale: ℓ > 0 (exponential) or a ≥ 0 (power).
+    """
+    n = int(check_int(n, "n", minimum=1))
+    if law not in FREQUENCY_LAWS:
+        raise ParameterError(f"law must be one of {FREQUENCY_LAWS}; got {law!r}")
+    i = jnp.arange(1, n + 1, dtype=jnp.result_type(float))
+    if law == "exponential":
+        ell = n / 25.6 if scale is None else scale
+        check_range(ell, "scale", low=0.0, low_inclusive=False)
+        w = jnp.exp(-(i - 1) / ell)
+    elif law == "power":
+        return power_law_frequencies(n, 1.2 if scale is None else scale)
+    else:
+        w = n - i + 1
+    return w / jnp.sum(w)
 
 
 def weak_superposition_loss(m, probabilities, *, value_range=(0.0, 2.0), reduction: str = "mean"):

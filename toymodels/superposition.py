@@ -266,7 +266,8 @@ def feature_norm_decay(weight_decay, bias_decay=0.0, eps: float = 1e-8) -> optax
         norms = jnp.sqrt(jnp.sum(W * W, axis=0, keepdims=True)) + eps
         g = jnp.asarray(weight_decay, W.dtype)
         dW = jnp.where(g >= 0, g * W, -g * W * (1.0 - 1.0 / norms))
-        new = (uW + dW, ub + bias_decay * b)
+        masked = isinstance(b, optax.MaskedNode)  # under optax.multi_transform b has its own transformation
+        new = (uW + dW, ub if masked else ub + bias_decay * b)
         return ({"W": new[0], "b": new[1]} if as_dict else Params(*new)), state
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -301,11 +302,23 @@ def make_optimizer(
     schedule: str = "constant",
     warmup_steps: int = 0,
     final_fraction: float = 0.05,
+    bias_learning_rate: float | None = None,
 ):
-    """Adam + :func:`feature_norm_decay` + a learning-rate schedule (optax; see :func:`learning_rate_schedule`)."""
+    """Adam + :func:`feature_norm_decay` + a learning-rate schedule (optax; see :func:`learning_rate_schedule`).
+
+    ``bias_learning_rate``: b gets its own peak rate (same schedule) and Adam, and no decay, as in Liu et al.'s
+    large models (App. B.1: W at 0.02·(8/m)^0.25, b at 2.0/m); ``None``: one rate for both.
+    """
     lr = learning_rate_schedule(learning_rate, steps, schedule, warmup_steps, final_fraction)
-    return optax.chain(
-        optax.scale_by_adam(), feature_norm_decay(weight_decay, bias_decay), optax.scale_by_learning_rate(lr)
+    if bias_learning_rate is None:
+        return optax.chain(
+            optax.scale_by_adam(), feature_norm_decay(weight_decay, bias_decay), optax.scale_by_learning_rate(lr)
+        )
+    lr_b = learning_rate_schedule(bias_learning_rate, steps, schedule, warmup_steps, final_fraction)
+    w_only = optax.chain(optax.scale_by_adam(), feature_norm_decay(weight_decay, 0.0), optax.scale_by_learning_rate(lr))
+    return optax.multi_transform(
+        {"W": w_only, "b": optax.chain(optax.scale_by_adam(), optax.scale_by_learning_rate(lr_b))},
+        lambda params: {"W": "W", "b": "b"} if isinstance(params, dict) else Params("W", "b"),
     )
 
 
@@ -332,6 +345,7 @@ class Superposition(Family):
     bias_decay: float = 0.0
     dtype: Any = jnp.dtype(jnp.float32)
     capacity: tuple | None = None  #: slots per feature of the sparse sampler; None: dense sampler
+    bias_learning_rate: float | None = None  #: b's own peak rate, no decay on b (None: learning_rate)
     label = "superposition"
 
     @cached_property
@@ -351,6 +365,7 @@ class Superposition(Family):
             bias_decay=self.bias_decay,
             schedule=self.schedule,
             warmup_steps=self.warmup_steps,
+            bias_learning_rate=self.bias_learning_rate,
         )
 
     def init(self, key, setting, shared):
@@ -447,6 +462,7 @@ def job(
     value_range=(0.0, 1.0),
     n_records: int = 100,
     sampler: str = "auto",
+    bias_learning_rate: float | None = None,
     dtype=jnp.float32,
 ) -> Job:
     """The validated :class:`~toymodels.engine.Job` of :func:`train` (same arguments; for sweeps)."""
@@ -477,6 +493,8 @@ def job(
     if steps % n_records:
         raise ParameterError(f"steps ({steps}) must be a multiple of n_records ({n_records})")
     check_range(learning_rate, "learning_rate", low=0.0, low_inclusive=False)
+    if bias_learning_rate is not None:
+        check_range(bias_learning_rate, "bias_learning_rate", low=0.0, low_inclusive=False)
     lo, hi = (float(v) for v in value_range)
     if not hi > lo:
         raise ParameterError(f"value_range must be (lo, hi) with lo < hi; got {value_range!r}")
@@ -513,6 +531,7 @@ def job(
         bias_decay=float(bias_decay),
         dtype=jnp.dtype(dtype),
         capacity=capacity,
+        bias_learning_rate=None if bias_learning_rate is None else float(bias_learning_rate),
     )
     return Job(family, settings, steps, n_records, finish=_finish)
 
@@ -553,6 +572,8 @@ def train(
         learning_rate: Adam step (peak step for ``schedule="warmup_cosine"``).
         weight_decay: scalar or (I,) γ on W (negative: norm-to-1 pull, see module docstring).
         bias_decay: decoupled decay on b.
+        bias_learning_rate: b's own peak Adam step, without decay on b (Liu et al.'s large models); default: the
+            same as W's.
         widths: optional (I,) integer widths ≤ m (masked); default m for all.
         activation: ``"relu"`` or ``"linear"``.
         init: ``"xavier"`` (Elhage et al.) or ``"liu"``.
