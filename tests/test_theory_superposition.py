@@ -7,7 +7,7 @@ import optax
 import pytest
 
 from theory import superposition as th
-from theory.common import ParameterError
+from theory.common import ParameterError, enable_float64
 
 
 def polygon(k, m=2):
@@ -235,3 +235,114 @@ def test_weak_superposition_loss_and_exponent():
 def test_bad_input_names_the_parameter(call, match):
     with pytest.raises(ParameterError, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------------------------- loss by pattern
+def test_expected_loss_by_pattern_equals_exact_2x1():
+    with enable_float64():
+        rng = np.random.default_rng(4)
+        for _ in range(3):
+            W, b = rng.normal(size=(1, 2)), rng.normal(size=2) * 0.3
+            imp, p = np.array([1.0, rng.uniform(0.1, 5)]), rng.uniform(0.05, 1)
+            exact = float(th.expected_loss_2x1(W, b, imp, p))
+            # n = 2 has no |S| >= 3 pattern: no Monte Carlo at all
+            assert float(th.expected_loss_by_pattern(W, b, imp, [p, p])) == pytest.approx(exact, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_expected_loss_by_pattern_matches_monte_carlo(seed):
+    with enable_float64():
+        rng = np.random.default_rng(seed)
+        W, b = rng.normal(size=(2, 5)), rng.normal(size=5) * 0.2
+        imp, p = rng.uniform(0.5, 1.5, 5), rng.uniform(0.05, 0.3, 5)
+        # Pr(|S| >= 3) < 0.1 here, so the function's own Monte-Carlo error (that share over √65536) stays below
+        # the plain mean's s.e. at 2^20 samples
+        val = float(th.expected_loss_by_pattern(W, b, imp, p, mc_samples=1 << 16))
+        N = 1 << 20
+        x = rng.random((N, 5)) * (rng.random((N, 5)) < p)
+        ell = (imp * (x - np.maximum(x @ (W.T @ W) + b, 0)) ** 2).sum(1)
+        se = ell.std() / np.sqrt(N)
+        # the plain Monte-Carlo mean's 5 s.e. dominates the function's own (stratified, |S| >= 3 only) error
+        assert abs(val - ell.mean()) < 5 * se
+
+
+def test_expected_loss_by_pattern_two_digons_closed_form():
+    with enable_float64():
+        p, p0 = 0.05, 0.02
+        W = np.array([[0.0, 1, 0, -1, 0], [0, 0, 1, 0, -1]])
+        b = np.array([p0 / 2, 0, 0, 0, 0])
+        probs = np.array([p0, p, p, p, p])
+        # dropped feature: Var x_0 = p0/3 − p0²/4; each antipodal pair errs by min(x_a, x_b) when both are on:
+        # 2 p² E[min²] = p²/3 per pair
+        closed = p0 / 3 - p0**2 / 4 + 2 * p**2 / 3
+        # |S| >= 3 patterns (Monte Carlo) carry Pr ≈ 1e-4 of loss O(1): error ≲ 1e-4 · 1/√16384 ≈ 1e-6
+        assert float(th.expected_loss_by_pattern(W, b, np.ones(5), probs)) == pytest.approx(closed, abs=1e-5)
+
+
+def test_expected_loss_by_pattern_rejects_bad_input():
+    with pytest.raises(ParameterError, match="n <= 12"):
+        th.expected_loss_by_pattern(np.ones((2, 13)), np.zeros(13), np.ones(13), np.full(13, 0.1))
+    with pytest.raises(ParameterError, match="probabilities"):
+        th.expected_loss_by_pattern(np.ones((2, 3)), np.zeros(3), np.ones(3), [0.1, 0.2, 1.5])
+    with pytest.raises(ParameterError, match="b must have a last axis of length n = 3"):
+        th.expected_loss_by_pattern(np.ones((2, 3)), np.zeros(4), np.ones(3), np.full(3, 0.1))
+    with pytest.raises(ParameterError, match="mc_samples"):
+        th.expected_loss_by_pattern(np.ones((2, 3)), np.zeros(3), np.ones(3), np.full(3, 0.1), mc_samples=0)
+
+
+def test_pentagon_digon_energies_geometries():
+    with enable_float64():
+        E = th.pentagon_digon_energies([0.1, 1.0], steps=800, mc_samples=256)
+        Wp = np.asarray(E.pentagon_W)
+        # r = 1: the regular pentagon, every D_i = 2/5, and it beats the two digons
+        np.testing.assert_allclose(np.asarray(th.feature_dimensionality(Wp[1])), 0.4, atol=2e-3)
+        assert float(E.pentagon[1]) < float(E.digon[1])
+        # r = 0.1: feature 0 so sparse that dropping it (two digons) wins; the digon is at its closed form
+        assert float(E.digon[0]) < float(E.pentagon[0]) * (1 - 1e-3) or np.linalg.norm(Wp[0][:, 0]) < 0.5
+        closed = 0.005 / 3 - 0.005**2 / 4 + 2 * 0.05**2 / 3
+        assert float(E.digon[0]) == pytest.approx(closed, rel=5e-3)
+        np.testing.assert_array_equal(np.asarray(E.digon_W)[:, :, 0], 0.0)
+    with pytest.raises(ParameterError, match="relative_density \\* density"):
+        th.pentagon_digon_energies(30.0)
+    with pytest.raises(ParameterError, match="relative_density"):
+        th.pentagon_digon_energies(-1.0)
+
+
+def test_fixed_phase_energies_closed_forms():
+    with enable_float64():
+        r, p = np.array([0.3, 2.0]), np.array([0.05, 0.5])
+        F = th.fixed_phase_energies(r, p)
+        imp = np.stack([np.ones_like(r), r], -1)
+        # each closed form is the exact expected loss of its configuration
+        np.testing.assert_allclose(F.superposition, th.expected_loss_2x1([1.0, -1.0], [0.0, 0.0], imp, p), rtol=1e-12)
+        np.testing.assert_allclose(
+            F.not_represented, th.expected_loss_2x1([1.0, 0.0], np.stack([0 * p, p / 2], -1), imp, p), rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            F.dedicated, th.expected_loss_2x1([0.0, 1.0], np.stack([p / 2, 0 * p], -1), imp, p), rtol=1e-12
+        )
+        # optimising the antipodal branch never loses
+        assert np.all(np.asarray(th.phase_energies(r, p).superposition) <= np.asarray(F.superposition) + 1e-12)
+
+
+def test_phase_energies_3x2_configurations():
+    with enable_float64():
+        r, p = np.array([0.2, 1.0, 5.0]), np.array([0.02, 0.1, 0.5])
+        E = th.phase_energies_3x2(r, p)
+        F = th.phase_energies_3x2(r, p, optimise=False)
+        var = p / 3 - p * p / 4
+        np.testing.assert_allclose(np.asarray(F.energies), np.stack([r * var, var, p * p * (1 + r) / 6, p * p / 3], -1))
+        assert np.all(np.asarray(E.energies) <= np.asarray(F.energies) + 1e-12)
+        # every energy is the expected loss of the returned weights (|S| = 3 by Monte Carlo, p³ ≤ 0.125 of the weight;
+        # at 2^20 points its spread over keys is ≲ 5e-4 relative)
+        imp = np.stack([np.ones_like(r), np.ones_like(r), r], -1)[:, None, :]
+        probs = np.repeat(p[:, None, None], 3, -1) * np.ones((1, 4, 3))
+        L = np.asarray(th.expected_loss_by_pattern(E.W, E.b, imp, probs, mc_samples=1 << 20))
+        np.testing.assert_allclose(L, np.asarray(E.energies), rtol=2e-3)
+        # the fixed configurations classify as themselves
+        np.testing.assert_array_equal(th.classify_phase_3x2(np.asarray(F.W)), np.broadcast_to(np.arange(4), (3, 4)))
+        # sparse and important extra feature: superposition; dense: no superposition
+        ph = th.predicted_phase_3x2(th.phase_energies_3x2([0.3, 3.0, 0.3], [0.01, 0.01, 1.0]))
+        np.testing.assert_array_equal(ph, [2, 3, 0])
+    with pytest.raises(ParameterError, match="must have shape"):
+        th.classify_phase_3x2(np.ones((2, 4)))

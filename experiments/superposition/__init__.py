@@ -9,6 +9,9 @@ Registered experiments (``python -m experiments describe NAME`` lists every sett
 * ``superposition_geometry``: feature dimensionality D_i and dimensions per feature D* across sparsity
   (uniform importance), the polytopes behind the sticky fractions, and the paper's WᵀW heat maps
   (n = 20, m = 5, I_i = 0.7^i across sparsity).
+* ``superposition_pentagon``: n = 5, m = 2 (Elhage et al., "Non-uniform superposition"): the pentagon deforms as
+  one feature's density changes and collapses to two digons; best-of-seeds against the per-geometry optima of the
+  expected loss.
 * ``superposition_scaling``: Liu, Liu & Gore's toy model (p_i ∝ i^−α, weight decay/growth γ): loss vs
   width in the weak (γ > 0) and strong (γ < 0) regimes against the unlearned-feature law and the 1/m law,
   and the interference of the learned embeddings against the Welch bound.
@@ -23,18 +26,27 @@ from experiments.superposition import figures
 from experiments.superposition.figures import PHASE_COLOURS
 from experiments.superposition.geometry import run_geometry
 from experiments.superposition.linear import run_linear
+from experiments.superposition.pentagon import run_pentagon
 from experiments.superposition.phase_diagram import run_phase_diagram
 from experiments.superposition.scaling import run_scaling
-from experiments.superposition.settings import GeometryConfig, LinearConfig, PhaseConfig, ScalingConfig
+from experiments.superposition.settings import (
+    GeometryConfig,
+    LinearConfig,
+    PentagonConfig,
+    PhaseConfig,
+    ScalingConfig,
+)
 
 __all__ = [
     "LinearConfig",
     "PhaseConfig",
     "GeometryConfig",
+    "PentagonConfig",
     "ScalingConfig",
     "run_linear",
     "run_phase_diagram",
     "run_geometry",
+    "run_pentagon",
     "run_scaling",
     "PHASE_COLOURS",
     "figures",

@@ -10,7 +10,7 @@ import numpy as np
 
 from experiments.style import paper_title, pyplot
 
-__all__ = ["PHASE_COLOURS", "linear", "phase_diagram", "geometry", "scaling"]
+__all__ = ["PHASE_COLOURS", "linear", "phase_diagram", "geometry", "pentagon", "scaling"]
 
 PHASE_COLOURS = ("#d9d9d9", "#4c72b0", "#dd8452")  # not represented, dedicated, superposition
 ELHAGE = "Elhage et al. 2022"
@@ -159,6 +159,76 @@ def _heatmaps(arrays: dict, cfg):
 def geometry(arrays: dict, cfg) -> dict:
     """Feature dimensionality and D* across sparsity; the n = 20, m = 5 WᵀW heat maps."""
     return {"feature_dimensionality": _feature_dimensionality(arrays, cfg), "WtW_heatmaps": _heatmaps(arrays, cfg)}
+
+
+def _canonical(W: np.ndarray) -> np.ndarray:
+    """Rotate (and reflect) a (2, 5) solution so feature 0 (or feature 1 when 0 is dropped) points along +x and
+    feature 1 (or 2) lies in the upper half plane."""
+    ref = 0 if np.linalg.norm(W[:, 0]) > 0.5 else 1
+    a = np.arctan2(W[1, ref], W[0, ref])
+    R = np.array([[np.cos(-a), -np.sin(-a)], [np.sin(-a), np.cos(-a)]])
+    V = R @ W
+    if V[1, ref + 1] < 0:
+        V[1] *= -1
+    return V
+
+
+def pentagon(arrays: dict, cfg) -> dict:
+    """Canonicalised best solutions across relative density; loss of every seed with the two geometries' theory
+    curves and the crossover; the room feature 0's neighbours leave it."""
+    plt = pyplot()
+    r = arrays["relative_density"]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    ax = axes[0]
+    cmap = plt.get_cmap("viridis")
+    picks = np.unique(np.linspace(0, len(r) - 1, 6).round().astype(int))
+    for i in picks:
+        V = _canonical(arrays["W_best"][i])
+        c = cmap(i / max(len(r) - 1, 1))
+        for j in range(5):
+            ax.plot([0, V[0, j]], [0, V[1, j]], color=c, lw=1, alpha=0.7)
+        ax.scatter(V[0], V[1], color=c, s=18, label=f"r = {r[i]:.2g}")
+        ax.scatter(V[0, 0], V[1, 0], color=c, s=70, marker="*", edgecolor="k", linewidth=0.4)
+    ax.set(xlabel="hidden dim 1", ylabel="hidden dim 2", aspect="equal", title="best W_i (★: feature 0), canonicalised")
+    ax.legend(fontsize=7, loc="lower left")
+    ax = axes[1]
+    names = [str(s) for s in arrays["geometry_names"]]
+    colours = ("C1", "C0", "0.6")
+    loss, geom = arrays["loss"], arrays["geometry"]
+    for g, (name, col) in enumerate(zip(names, colours, strict=True)):
+        rr, ll = np.broadcast_to(r[:, None], loss.shape)[geom == g], loss[geom == g]
+        ax.scatter(rr, ll, s=10, color=col, alpha=0.6, label=f"trained: {name}")
+    ax.plot(r, arrays["theory_pentagon"], color="C1", lw=1.5, label="theory: pentagon optimum")
+    ax.plot(r, arrays["theory_digon"], color="C0", lw=1.5, label="theory: two-digon optimum")
+    star = float(arrays["theory_crossover"])
+    ax.axvline(star, color="k", ls="--", lw=1, label=f"theory crossover r* = {star:.3f} (1/{1 / star:.2f})")
+    ax.axvline(1 / 2.5, color="k", ls=":", lw=1, label="paper: ~2.5× sparser (r = 0.4)")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="relative density r of feature 0 (its 1 − S over the others' 0.05)",
+        ylabel="expected loss per sample",
+        title="loss curves of the two geometries cross",
+    )
+    ax.legend(fontsize=7)
+    ax = axes[2]
+    ax.plot(r, arrays["theory_gap"], color="k", lw=1.5, label="theory (pentagon optimum)")
+    ok = arrays["best_geometry"] == 0
+    ax.scatter(r[ok], arrays["best_gap"][ok], color="C1", s=20, zorder=3, label="trained, best seed (pentagons)")
+    ax.axhline(144, color="0.5", ls=":", label="regular pentagon 144°")
+    ax.set(
+        xscale="log",
+        xlabel="relative density r of feature 0",
+        ylabel="angle between feature 0's neighbours (°)",
+        title="the pentagon stretches",
+    )
+    from matplotlib.ticker import NullFormatter
+
+    for a in axes[1:]:
+        a.xaxis.set_minor_formatter(NullFormatter())
+    ax.legend(fontsize=7)
+    paper_title(fig, "superposition_pentagon", f"{ELHAGE}, 'Non-uniform superposition: perturbing a single feature'")
+    return {"pentagon": fig}
 
 
 def scaling(arrays: dict, cfg) -> dict:

@@ -12,8 +12,7 @@ import numpy as np
 
 from experiments.contract import Check, Result, RunContext, register
 from experiments.superposition import figures
-from experiments.superposition.settings import GeometryConfig
-from experiments.sweep import train_sweep
+from experiments.superposition.settings import GeometryConfig, elhage_sweep
 from theory import superposition as th
 from toymodels import superposition as tm
 
@@ -24,22 +23,13 @@ def simulate_sweep(cfg: GeometryConfig, seed: int, ctx: RunContext) -> dict:
     """One model per density 1 − S, log-spaced from 1 to ``density_min``."""
     dens = np.geomspace(1.0, cfg.density_min, cfg.densities)
     ctx.log(f"  feature-dimensionality sweep: {cfg.densities} models, n={cfg.n}, m={cfg.m}")
-    res = train_sweep(
+    res = elhage_sweep(
+        cfg,
         ctx,
-        "train",
-        tm.job(
-            importance=np.ones(cfg.n),
-            probabilities=np.repeat(dens[:, None], cfg.n, 1),
-            m=cfg.m,
-            steps=cfg.steps,
-            batch_size=cfg.batch_size,
-            learning_rate=cfg.lr,
-            weight_decay=cfg.weight_decay,
-            bias_decay=cfg.weight_decay,
-            n_records=cfg.n_records,
-        ),
         jax.random.key(seed),
-        records_per_chunk=max(1, cfg.n_records // 10),
+        importance=np.ones(cfg.n),
+        probabilities=np.repeat(dens[:, None], cfg.n, 1),
+        m=cfg.m,
     )
     return {"density": dens, "W": np.asarray(res.params.W, float)}
 

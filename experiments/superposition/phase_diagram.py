@@ -12,10 +12,8 @@ import numpy as np
 
 from experiments.contract import Check, Result, RunContext, register
 from experiments.superposition import figures
-from experiments.superposition.settings import PhaseConfig
-from experiments.sweep import train_sweep
+from experiments.superposition.settings import PhaseConfig, elhage_sweep
 from theory import superposition as th
-from toymodels import superposition as tm
 
 __all__ = ["run_phase_diagram", "predict", "simulate", "select_best", "checks"]
 
@@ -65,23 +63,7 @@ def simulate(cfg: PhaseConfig, seed: int, ctx: RunContext) -> dict:
     imp = np.repeat(np.stack([np.ones(cells), R.ravel()], axis=1), cfg.seeds, axis=0)
     probs = np.repeat(np.stack([P.ravel(), P.ravel()], axis=1), cfg.seeds, axis=0)
     ctx.log(f"  {imp.shape[0]} models (n=2, m=1), {cfg.steps} steps")
-    res = train_sweep(
-        ctx,
-        "train",
-        tm.job(
-            importance=imp,
-            probabilities=probs,
-            m=1,
-            steps=cfg.steps,
-            batch_size=cfg.batch_size,
-            learning_rate=cfg.lr,
-            weight_decay=cfg.weight_decay,
-            bias_decay=cfg.weight_decay,
-            n_records=cfg.n_records,
-        ),
-        jax.random.key(seed),
-        records_per_chunk=max(1, cfg.n_records // 10),
-    )
+    res = elhage_sweep(cfg, ctx, jax.random.key(seed), importance=imp, probabilities=probs, m=1)
     W = np.asarray(res.params.W, float)[:, 0, :]
     b = np.asarray(res.params.b, float)
     return {"W": W, "b": b, "importance": imp, "probabilities": probs}

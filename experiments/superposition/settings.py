@@ -12,7 +12,29 @@ import numpy as np
 
 from experiments.contract import require, setting
 
-__all__ = ["LinearConfig", "PhaseConfig", "GeometryConfig", "ScalingConfig"]
+__all__ = ["LinearConfig", "PhaseConfig", "GeometryConfig", "PentagonConfig", "ScalingConfig"]
+
+
+def elhage_sweep(cfg, ctx, key, *, importance, probabilities, m: int, name: str = "train", **kwargs):
+    """Train a sweep with Elhage et al.'s optimiser as the notebook runs it: Adam at constant ``cfg.lr``, decoupled
+    decay ``cfg.weight_decay`` on W and b, ``cfg.batch_size`` fresh samples for ``cfg.steps`` steps; resumable
+    under ``name`` (:func:`experiments.sweep.train_sweep`)."""
+    from experiments.sweep import train_sweep
+    from toymodels import superposition as tm
+
+    job = tm.job(
+        importance=importance,
+        probabilities=probabilities,
+        m=m,
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        bias_decay=cfg.weight_decay,
+        n_records=cfg.n_records,
+        **kwargs,
+    )
+    return train_sweep(ctx, name, job, key, records_per_chunk=max(1, cfg.n_records // 10))
 
 
 def _validate_training(cfg) -> None:
@@ -82,6 +104,49 @@ class GeometryConfig:
     max_polytope: int = setting(8, "largest group (features) counted as a polytope; bigger groups are diffuse")
 
     def validate(self):
+        _validate_training(self)
+
+
+@dataclass(frozen=True)
+class PentagonConfig:
+    density: float = setting(0.05, "density 1 − S of features 1–4 (Elhage et al.: 0.05)", gt=0, le=1)
+    log_range: tuple = setting(
+        (-1.0, 0.5),
+        "log10 of feature 0's relative density r (its density is r × density): the grid spans 10^lo to 10^hi",
+    )
+    grid: int = setting(
+        16,
+        "relative densities, log-spaced over log_range (16: a step of 0.1 decade, r = 1 on the grid)",
+        full=31,
+        ge=5,
+    )
+    seeds: int = setting(
+        8,
+        "models per relative density from random initialisations; the one of lowest expected loss is classified "
+        "(the paper fits each model several times and keeps the lowest loss)",
+        full=16,
+        ge=2,
+    )
+    steps: int = setting(10000, "AdamW steps (Elhage et al.'s notebook: 10,000)", ge=1)
+    batch_size: int = setting(1024, "fresh samples per step (notebook: 1024)", ge=1)
+    lr: float = setting(1e-3, "AdamW step, constant (notebook: 1e-3)", gt=0)
+    weight_decay: float = setting(0.01, "decoupled weight decay on W and b (torch AdamW default, as the notebook)")
+    n_records: int = setting(20, "loss records over training", ge=1)
+    theory_steps: int = setting(2000, "Adam steps of the deterministic per-geometry optimisation", ge=1)
+    theory_mc_samples: int = setting(
+        2048, "Monte-Carlo points for the |S| ≥ 3 patterns while optimising the per-geometry theory", ge=1
+    )
+    mc_samples: int = setting(
+        1 << 14,
+        "Monte-Carlo points for the |S| ≥ 3 patterns when evaluating the expected loss of trained and theory "
+        "weights (the same points for both)",
+        ge=1,
+    )
+
+    def validate(self):
+        lo, hi = (float(v) for v in self.log_range)
+        require(lo < 0 < hi, f"log_range must be (lo, hi) with lo < 0 < hi (r = 1 inside); got {self.log_range}")
+        require(10**hi * self.density <= 1, f"10^{hi} × density {self.density} must be a density ≤ 1")
         _validate_training(self)
 
 
