@@ -56,8 +56,22 @@ def linear(arrays: dict, cfg) -> dict:
     return {"linear_optimum": fig}
 
 
+def _phase_panel(ax, phase, ext, cmap, vmax, title):
+    ax.imshow(phase, origin="lower", cmap=cmap, vmin=0, vmax=vmax, extent=ext, aspect="auto", interpolation="nearest")
+    ax.set(xlabel="log10 relative importance r of the extra feature", ylabel="log10 feature density 1 − S", title=title)
+
+
+def _mark_misses(ax, learned, theory, ext, grid):
+    yy, xx = np.nonzero(learned != theory)
+    dx = (ext[1] - ext[0]) / (grid - 1)
+    dy = (ext[3] - ext[2]) / (grid - 1)
+    ax.scatter(ext[0] + xx * dx, ext[2] + yy * dy, marker="x", color="k", s=25, label="≠ theory (optimised)")
+    ax.legend(loc="lower right", fontsize=8)
+
+
 def phase_diagram(arrays: dict, cfg) -> dict:
-    """Learned and analytic phase over density × relative importance; best trained loss vs the optimum."""
+    """Learned and analytic phase (optimised and the paper's fixed configurations) over density × relative
+    importance for n = 2, m = 1 and n = 3, m = 2; best trained loss vs the optimum."""
     plt = pyplot()
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
@@ -65,25 +79,21 @@ def phase_diagram(arrays: dict, cfg) -> dict:
     dens, rel, loss_best = arrays["density"], arrays["relative_importance"], arrays["loss_best"]
     phase_sim, phase_th, e_opt = arrays["phase_learned"], arrays["phase_theory"], arrays["energy_optimum"]
     cmap = ListedColormap(PHASE_COLOURS)
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    fig, axes = plt.subplots(1, 4, figsize=(21, 4.6))
     ext = [np.log10(rel[0]), np.log10(rel[-1]), np.log10(dens[0]), np.log10(dens[-1])]
     for ax, ph, title in (
         (axes[0], phase_sim, f"learned (best of {cfg.seeds} seeds)"),
-        (axes[1], phase_th, "theory (exact expected losses)"),
+        (axes[1], phase_th, "theory: optimised configurations"),
+        (axes[2], arrays["phase_fixed"], "theory: the paper's fixed W = [1,0], [0,1], [1,−1]"),
     ):
-        ax.imshow(ph, origin="lower", cmap=cmap, vmin=0, vmax=2, extent=ext, aspect="auto", interpolation="nearest")
-        ax.set(xlabel="log10 relative importance r of feature 2", ylabel="log10 feature density 1 − S", title=title)
-    yy, xx = np.nonzero(~(phase_sim == phase_th))
-    dx = (ext[1] - ext[0]) / (cfg.grid - 1)
-    dy = (ext[3] - ext[2]) / (cfg.grid - 1)
-    axes[0].scatter(ext[0] + xx * dx, ext[2] + yy * dy, marker="x", color="k", s=25, label="≠ theory")
-    axes[0].legend(loc="lower right", fontsize=8)
+        _phase_panel(ax, ph, ext, cmap, 2, title)
+    _mark_misses(axes[0], phase_sim, phase_th, ext, cfg.grid)
     axes[1].legend(
         handles=[Patch(color=c, label=str(lab)) for c, lab in zip(PHASE_COLOURS, arrays["phase_names"], strict=True)],
         loc="lower right",
         fontsize=8,
     )
-    ax = axes[2]
+    ax = axes[3]
     for j in range(0, cfg.grid, max(1, cfg.grid // 4)):
         (line,) = ax.plot(dens, loss_best[:, j], "o", ms=4, label=f"trained, r={rel[j]:.2g}")
         ax.plot(dens, e_opt[:, j], "-", color=line.get_color(), lw=1)
@@ -96,7 +106,30 @@ def phase_diagram(arrays: dict, cfg) -> dict:
     )
     ax.legend(fontsize=7)
     paper_title(fig, "superposition_phase_diagram", f"{ELHAGE}, 'Superposition as a Phase Change', n = 2, m = 1")
-    return {"phase_diagram": fig}
+    figs = {"phase_diagram": fig}
+    if "phase_learned_3x2" in arrays:
+        colours = ("#d9d9d9", "#4c72b0", "#dd8452", "#55a868", "#000000")
+        cmap3 = ListedColormap(colours)
+        fig3, axes3 = plt.subplots(1, 3, figsize=(17, 4.8))
+        learned3, theory3 = arrays["phase_learned_3x2"], arrays["phase_theory_3x2"]
+        for ax, ph, title in (
+            (axes3[0], learned3, f"learned (best of {cfg.seeds_3x2} seeds)"),
+            (axes3[1], theory3, "theory: antipodal configurations optimised"),
+            (axes3[2], arrays["phase_fixed_3x2"], "theory: the paper's fixed configurations"),
+        ):
+            _phase_panel(ax, ph, ext, cmap3, 4, title)
+        _mark_misses(axes3[0], learned3, theory3, ext, cfg.grid)
+        names = [str(n) for n in arrays["phase_names_3x2"]]
+        fig3.legend(
+            handles=[Patch(color=c, label=n) for c, n in zip(colours, names, strict=True)],
+            loc="lower center",
+            ncol=5,
+            fontsize=8,
+        )
+        fig3.subplots_adjust(bottom=0.25)
+        paper_title(fig3, "superposition_phase_diagram", f"{ELHAGE}, 'Superposition as a Phase Change', n = 3, m = 2")
+        figs["phase_diagram_3x2"] = fig3
+    return figs
 
 
 def _feature_dimensionality(arrays: dict, cfg):

@@ -79,6 +79,16 @@ class PhaseConfig:
     min_agreement: float = setting(
         0.9, "required fraction of interior cells whose learned phase is the analytic one", gt=0, le=1
     )
+    seeds_3x2: int = setting(
+        8,
+        "n = 3, m = 2 models per cell (paper: ten per point); with 3, every seed of 10 of the 100 quick cells "
+        "stuck in a worse basin",
+        full=10,
+        ge=1,
+    )
+    mc_samples: int = setting(
+        1 << 14, "Monte-Carlo points for the |S| = 3 pattern of the n = 3, m = 2 expected loss", ge=1
+    )
 
     def validate(self):
         _validate_training(self)
