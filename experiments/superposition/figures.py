@@ -150,6 +150,8 @@ def _feature_dimensionality(arrays: dict, cfg):
             label="feature dimensionality D_i (simulation)" if k == 0 else None,
         )
     ax.plot(x, Dstar, "k-", lw=2, label="dimensions per feature D* = m/‖W‖²")
+    if "sticky_D_star" in arrays:
+        ax.plot(1 / arrays["sticky_density"], arrays["sticky_D_star"], "ks", ms=3, label="D*, fine grid")
     for name, v in zip(arrays["sticky_fraction_names"], arrays["sticky_fraction_values"], strict=True):
         ax.axhline(v, color="C3", lw=0.7, ls=":")
         ax.text(x[-1] * 1.05, v, str(name), fontsize=7, va="center", color="C3")

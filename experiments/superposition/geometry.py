@@ -16,7 +16,16 @@ from experiments.superposition.settings import GeometryConfig, elhage_sweep
 from theory import superposition as th
 from toymodels import superposition as tm
 
-__all__ = ["run_geometry", "simulate_sweep", "dimensionality", "simulate_heatmaps", "measures", "checks"]
+__all__ = [
+    "run_geometry",
+    "simulate_sweep",
+    "simulate_sticky",
+    "half_plateau",
+    "dimensionality",
+    "simulate_heatmaps",
+    "measures",
+    "checks",
+]
 
 
 def simulate_sweep(cfg: GeometryConfig, seed: int, ctx: RunContext) -> dict:
@@ -32,6 +41,37 @@ def simulate_sweep(cfg: GeometryConfig, seed: int, ctx: RunContext) -> dict:
         m=cfg.m,
     )
     return {"density": dens, "W": np.asarray(res.params.W, float)}
+
+
+def simulate_sticky(cfg: GeometryConfig, seed: int, ctx: RunContext) -> dict:
+    """Models on a fine log grid of 1/(1 − S) over ``sticky_range`` and their dimensions per feature D*."""
+    inv = np.geomspace(*cfg.sticky_range, cfg.sticky_densities)
+    ctx.log(f"  D* plateau: {cfg.sticky_densities} models, n={cfg.n}, m={cfg.m}")
+    res = elhage_sweep(
+        cfg,
+        ctx,
+        jax.random.fold_in(jax.random.key(seed), 2),
+        importance=np.ones(cfg.n),
+        probabilities=np.repeat(1 / inv[:, None], cfg.n, 1),
+        m=cfg.m,
+        name="train_sticky",
+    )
+    return {"sticky_density": 1 / inv, "sticky_D_star": np.asarray(th.dimensions_per_feature(np.asarray(res.params.W)))}
+
+
+#: D* counts as on the 1/2 line within this distance: half the gap to the next sticky value, the pentagon's 2/5.
+HALF_BAND = 0.05
+
+
+def half_plateau(D_star: np.ndarray, *, lo: float = 0.3, hi: float = 0.95) -> dict:
+    """Share of the models with D* in the transition range [lo, hi] that sit within :data:`HALF_BAND` of 1/2, and the
+    share a D* falling through that range without a plateau would put there: 2·HALF_BAND/(max − min) of the models'
+    D* in range (a D* linear in log density on a log grid spends equal numbers of models per unit of D*)."""
+    D = np.asarray(D_star, float)
+    live = D[(D >= lo) & (D <= hi)]
+    share = float(np.mean(np.abs(live - 0.5) <= HALF_BAND)) if live.size else float("nan")
+    base = 2 * HALF_BAND / (live.max() - live.min()) if live.size > 1 else float("nan")
+    return {"share": share, "baseline": float(min(base, 1.0)), "count": int(live.size)}
 
 
 def dimensionality(cfg: GeometryConfig, W: np.ndarray) -> dict:
@@ -89,13 +129,24 @@ def measures(cfg: GeometryConfig, arrays: dict) -> dict:
         "sticky_share": sticky_share,
         "dense_dstar": float(np.asarray(th.dimensions_per_feature(W20[np.argmin(sp)]))),
         "represented_n20": (np.linalg.norm(W20, axis=1) > 0.5).sum(axis=1),
+        "half_plateau": half_plateau(arrays["sticky_D_star"]),
     }
 
 
 def checks(cfg: GeometryConfig, arrays: dict, meas: dict) -> list[Check]:
     small, sp = arrays["in_small_group"], arrays["heatmap_sparsity"]
     frac_poly, dense_dstar, n_rep20 = meas["polytope_fraction"], meas["dense_dstar"], meas["represented_n20"]
+    plateau = meas["half_plateau"]
     return [
+        Check.at_least(
+            "dims_per_feature_sticky_at_half",
+            plateau["share"] / plateau["baseline"],
+            2.0,
+            f"D* = m/‖W‖² sticks at 1/2 (Elhage et al., uniform superposition): of the {plateau['count']} models of "
+            f"the fine 1/(1 − S) grid with D* in [0.3, 0.95], the share within {HALF_BAND} of 1/2 (half the gap to "
+            f"the pentagon's 2/5; measured {plateau['share']:.2f}) divided by the share a D* falling through the same "
+            f"range without a plateau would give ({plateau['baseline']:.2f}). Required: twice that.",
+        ),
         Check.at_least(
             "polytope_dimensionality",
             frac_poly,
@@ -134,6 +185,7 @@ def run_geometry(cfg: GeometryConfig, seed: int, ctx: RunContext) -> Result:
     sweep = simulate_sweep(cfg, seed, ctx)
     arrays = {"density": sweep["density"], **dimensionality(cfg, sweep["W"]), "W": sweep["W"]}
     arrays.update(simulate_heatmaps(cfg, seed, ctx))
+    arrays.update(simulate_sticky(cfg, seed, ctx))
     arrays["sticky_fraction_names"] = np.array(list(th.STICKY_FRACTIONS))
     arrays["sticky_fraction_values"] = np.array(list(th.STICKY_FRACTIONS.values()))
     meas = measures(cfg, arrays)
@@ -141,5 +193,7 @@ def run_geometry(cfg: GeometryConfig, seed: int, ctx: RunContext) -> Result:
         "polytope_fraction": meas["polytope_fraction"],
         "sticky_share": meas["sticky_share"],
         "represented_n20": meas["represented_n20"].tolist(),
+        "half_plateau_share": meas["half_plateau"]["share"],
+        "half_plateau_baseline": meas["half_plateau"]["baseline"],
     }
     return Result(checks(cfg, arrays, meas), arrays, metrics=metrics)

@@ -112,6 +112,14 @@ class GeometryConfig:
     weight_decay: float = setting(0.01, "decoupled weight decay on W and b")
     n_records: int = setting(20, "loss records over training", full=50, ge=1)
     max_polytope: int = setting(8, "largest group (features) counted as a polytope; bigger groups are diffuse")
+    sticky_densities: int = setting(
+        16,
+        "extra models on a fine grid of 1/(1 − S) over sticky_range, where D* falls from 1 past 1/2 (the sticky-1/2 "
+        "check)",
+        full=32,
+        ge=4,
+    )
+    sticky_range: tuple = setting((1.25, 5.0), "range of 1/(1 − S) of the fine grid", ge=1)
 
     def validate(self):
         _validate_training(self)
