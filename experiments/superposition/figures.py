@@ -172,22 +172,51 @@ def _feature_dimensionality(arrays: dict, cfg):
     return fig
 
 
+def interference(W: np.ndarray) -> np.ndarray:
+    """Σ_{j≠i}(Ŵ_i·W_j)² per feature of W (..., m, n): 0 when feature i is orthogonal to the others, ≥ 1 when other
+    features activate its direction as strongly as it does (Elhage et al.'s bar colouring)."""
+    norms = np.linalg.norm(W, axis=-2)
+    U = W / np.where(norms > 1e-9, norms, 1.0)[..., None, :]
+    proj = np.einsum("...ki,...kj->...ij", U, W) ** 2
+    return proj.sum(-1) - np.einsum("...ii->...i", proj)
+
+
 def _heatmaps(arrays: dict, cfg):
     plt = pyplot()
-    sp, W20, D20 = arrays["heatmap_sparsity"], arrays["W20"], arrays["D20"]
-    fig, axes = plt.subplots(2, len(sp), figsize=(2.6 * len(sp), 5.2))
-    axes = np.asarray(axes).reshape(2, len(sp))
-    for j in range(len(sp)):
-        im = axes[0, j].imshow(W20[j].T @ W20[j], cmap="RdBu_r", vmin=-1, vmax=1)
-        axes[0, j].set(title=f"S = {sp[j]:g}", xticks=[], yticks=[], xlabel="feature j")
-        norms = np.linalg.norm(W20[j], axis=0)
-        axes[1, j].barh(np.arange(20), norms, color=np.where(D20[j] > 0.9, "C0", "C3"))
-        axes[1, j].invert_yaxis()
-        axes[1, j].set(xlabel="‖W_i‖ (red: superposed)", xlim=(0, 1.3))
-    axes[0, 0].set_ylabel("WᵀW (features i, j)")
-    axes[1, 0].set_ylabel("feature i (I = 0.7^i)")
-    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
-    paper_title(fig, "superposition_geometry", f"{ELHAGE}, 'Demonstrating Superposition', n = 20, m = 5")
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    sp = arrays["heatmap_sparsity"]
+    models = [("ReLU", arrays["W20"])]
+    if "W20_linear" in arrays:
+        models.insert(0, ("linear", arrays["W20_linear"]))
+    rows = 2 * len(models)
+    fig, axes = plt.subplots(rows, len(sp), figsize=(2.6 * len(sp), 2.6 * rows))
+    axes = np.asarray(axes).reshape(rows, len(sp))
+    norm = Normalize(0, 1)
+    cmap = plt.get_cmap("plasma")
+    for k, (name, W20) in enumerate(models):
+        sup = interference(W20)
+        for j in range(len(sp)):
+            im = axes[2 * k, j].imshow(W20[j].T @ W20[j], cmap="RdBu_r", vmin=-1, vmax=1)
+            axes[2 * k, j].set(title=f"{name}, 1 − S = {1 - sp[j]:.3g}", xticks=[], yticks=[], xlabel="feature j")
+            ax = axes[2 * k + 1, j]
+            ax.barh(np.arange(20), np.linalg.norm(W20[j], axis=0), color=cmap(norm(np.minimum(sup[j], 1))))
+            ax.invert_yaxis()
+            ax.set(xlabel="‖W_i‖", xlim=(0, 1.3))
+        axes[2 * k, 0].set_ylabel(f"{name}: WᵀW (i, j)")
+        axes[2 * k + 1, 0].set_ylabel("feature i (I = 0.7^i)")
+    fig.set_layout_engine("none")
+    fig.subplots_adjust(left=0.06, right=0.86, top=0.92, bottom=0.06, hspace=0.45, wspace=0.3)
+    fig.colorbar(im, cax=fig.add_axes([0.89, 0.56, 0.012, 0.32]), label="WᵀW entry")
+    fig.colorbar(
+        ScalarMappable(norm, cmap),
+        cax=fig.add_axes([0.89, 0.1, 0.012, 0.32]),
+        label="bar colour: Σ_{j≠i}(Ŵ_i·W_j)², clipped at 1",
+    )
+    paper_title(
+        fig, "superposition_geometry", f"{ELHAGE}, 'Demonstrating Superposition', n = 20, m = 5, linear vs ReLU"
+    )
     return fig
 
 

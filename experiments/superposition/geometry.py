@@ -93,23 +93,27 @@ def simulate_heatmaps(cfg: GeometryConfig, seed: int, ctx: RunContext) -> dict:
     """The n = 20, m = 5, I = 0.7^i models at ``heatmap_sparsities`` and their per-feature dimensionality."""
     imp20 = 0.7 ** np.arange(20)
     sp = np.asarray(cfg.heatmap_sparsities, float)
-    ctx.log(f"  WᵀW heat maps: {len(sp)} models, n=20, m=5")
-    res20 = tm.train(
-        jax.random.fold_in(jax.random.key(seed), 1),
-        importance=imp20,
-        probabilities=np.repeat((1 - sp)[:, None], 20, 1),
-        m=5,
-        steps=cfg.steps,
-        batch_size=cfg.batch_size,
-        learning_rate=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        bias_decay=cfg.weight_decay,
-        n_records=cfg.n_records,
-        progress=ctx.progress,
-    )
-    W20 = np.asarray(res20.params.W, float)
-    D20 = np.stack([np.asarray(th.feature_dimensionality(w)) for w in W20])
-    return {"heatmap_sparsity": sp, "W20": W20, "D20": D20}
+    ctx.log(f"  WᵀW heat maps: {len(sp)} models each for ReLU and linear, n=20, m=5")
+    out = {"heatmap_sparsity": sp}
+    for activation, fold, suffix in (("relu", 1, ""), ("linear", 3, "_linear")):
+        res = tm.train(
+            jax.random.fold_in(jax.random.key(seed), fold),
+            importance=imp20,
+            probabilities=np.repeat((1 - sp)[:, None], 20, 1),
+            m=5,
+            steps=cfg.steps,
+            batch_size=cfg.batch_size,
+            learning_rate=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            bias_decay=cfg.weight_decay,
+            n_records=cfg.n_records,
+            activation=activation,
+            progress=ctx.progress,
+        )
+        out[f"W20{suffix}"] = np.asarray(res.params.W, float)
+        out[f"b20{suffix}"] = np.asarray(res.params.b, float)
+    out["D20"] = np.stack([np.asarray(th.feature_dimensionality(w)) for w in out["W20"]])
+    return out
 
 
 def measures(cfg: GeometryConfig, arrays: dict) -> dict:
@@ -193,6 +197,7 @@ def run_geometry(cfg: GeometryConfig, seed: int, ctx: RunContext) -> Result:
         "polytope_fraction": meas["polytope_fraction"],
         "sticky_share": meas["sticky_share"],
         "represented_n20": meas["represented_n20"].tolist(),
+        "represented_n20_linear": (np.linalg.norm(arrays["W20_linear"], axis=1) > 0.5).sum(axis=1).tolist(),
         "half_plateau_share": meas["half_plateau"]["share"],
         "half_plateau_baseline": meas["half_plateau"]["baseline"],
     }
