@@ -691,7 +691,7 @@ class PhaseEnergies3x2(NamedTuple):
     b: jnp.ndarray  #: (..., 4, 3) their biases
 
 
-def _pair_weights(params, first, second, alone, p):
+def _pair_weights(params, first, second, alone):
     """(2, 3) weights and (3,) biases: ``alone`` on e₁, the antipodal pair (first, second) on e₂ from (w₁, w₂, b₁, b₂)."""
     W = jnp.zeros(params.shape[:-1] + (2, 3), params.dtype)
     W = W.at[..., 0, alone].set(1.0).at[..., 1, first].set(params[..., 0]).at[..., 1, second].set(params[..., 1])
@@ -734,8 +734,8 @@ def phase_energies_3x2(relative_importance, density, *, optimise: bool = True, s
     ba = b0.at[..., 2].set(p / 2)
     Wb = W0.at[..., 0, 1].set(1.0).at[..., 1, 2].set(1.0)
     bb = b0.at[..., 0].set(p / 2)
-    Wc, bc = _pair_weights(extra.params, 1, 2, 0, p)
-    Wd, bd = _pair_weights(pair.params, 0, 1, 2, p)
+    Wc, bc = _pair_weights(extra.params, 1, 2, 0)
+    Wd, bd = _pair_weights(pair.params, 0, 1, 2)
     return PhaseEnergies3x2(E, jnp.stack([Wa, Wb, Wc, Wd], axis=-3), jnp.stack([ba, bb, bc, bd], axis=-2))
 
 

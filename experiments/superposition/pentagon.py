@@ -84,9 +84,8 @@ def predict(cfg: PentagonConfig) -> dict:
     if k.size:
         i = int(k[0])
         log_star = x[i] + (x[i + 1] - x[i]) * diff[i] / (diff[i] - diff[i + 1])
-        slope = (diff[i + 1] - diff[i]) / (x[i + 1] - x[i])
     else:
-        log_star, slope = np.nan, np.nan
+        log_star = np.nan
     return {
         "relative_density": r,
         "theory_pentagon": loss_p,
@@ -96,7 +95,6 @@ def predict(cfg: PentagonConfig) -> dict:
         "theory_pentagon_b": arr["pentagon_b"],
         "theory_gap": np.where(pent_ok, neighbour_gap(arr["pentagon_W"]), np.nan),
         "theory_crossover": np.array(10**log_star),
-        "theory_crossover_slope": np.array(slope),
     }
 
 
