@@ -98,6 +98,29 @@ def test_bias_learning_rate_gives_b_its_own_rate_and_no_decay():
     np.testing.assert_allclose(np.asarray(upd.b), -0.05, rtol=1e-5)
 
 
+def test_adam_eps_is_a_loss_scale_and_init_scale_scales_w():
+    # Adam on c·L with ε equals Adam on L with ε/c (Liu et al.'s large models scale the MSE by 100); gradients small
+    # against ε, so a wrong ε is visible
+    params = tm.Params(jnp.zeros((2, 3)), jnp.zeros(3))
+    g = tm.Params(jnp.full((2, 3), 3e-9), jnp.full(3, -2e-9))
+    scaled = tm.Params(100 * g.W, 100 * g.b)
+    kw = dict(bias_learning_rate=0.5, weight_decay=-1.0)
+    a = tm.make_optimizer(0.02, 10, **kw)
+    b = tm.make_optimizer(0.02, 10, adam_eps=1e-10, **kw)
+    ua, _ = a.update(scaled, a.init(params), params)
+    ub, _ = b.update(g, b.init(params), params)
+    uc, _ = a.update(g, a.init(params), params)
+    np.testing.assert_allclose(np.asarray(ub.W), np.asarray(ua.W), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(ub.b), np.asarray(ua.b), rtol=1e-6)
+    assert np.all(np.abs(np.asarray(uc.W)) < 0.5 * np.abs(np.asarray(ua.W)))  # ε = 1e-8 on the unscaled loss damps it
+    # init_scale multiplies the same draws
+    p1 = tm.init_params(jax.random.key(0), 20, 5)
+    p2 = tm.init_params(jax.random.key(0), 20, 5, init_scale=0.25)
+    np.testing.assert_allclose(np.asarray(p2.W), 0.25 * np.asarray(p1.W), rtol=1e-6)
+    with pytest.raises(ParameterError, match="init_scale"):
+        tm.job(importance=np.ones(4), probabilities=np.full(4, 0.5), m=2, steps=10, n_records=1, init_scale=0.0)
+
+
 def test_auto_sampler_picks_sparse_for_sparse_features_only():
     liu = tm.job(
         importance=np.ones(1000),
@@ -225,6 +248,29 @@ def test_evaluate_loss_common_samples():
     b = np.asarray(tm.evaluate_loss(jax.random.key(5), same, np.ones(6), 0.3, n_samples=4096, common_samples=True))
     np.testing.assert_allclose(b, b[0])  # identical models on common samples: identical losses
     assert np.asarray(a).shape == (3,)
+
+
+def test_evaluate_loss_sparse_sampler_has_the_dense_law():
+    # a random sparse model: the sparse estimate over 16 keys agrees with the dense one within 5 combined s.e.
+    k1, k2 = jax.random.split(jax.random.key(3))
+    n, m = 300, 12
+    params = tm.Params(jax.random.normal(k1, (2, m, n)) / np.sqrt(m), 0.1 * jax.random.normal(k2, (2, n)))
+    probs = np.stack([np.full(n, 0.01), np.asarray(th.power_law_frequencies(n, 1.0))])
+    kw = dict(n_samples=8192, chunk=1024, value_range=(0.0, 2.0), common_samples=True)
+    sparse, dense, overflow = [], [], []
+    for s in range(16):
+        loss, over = tm.evaluate_loss(
+            jax.random.key(s), params, 1.0, probs, sampler="sparse", return_overflow=True, **kw
+        )
+        sparse.append(np.asarray(loss))
+        overflow.append(np.asarray(over))
+        dense.append(np.asarray(tm.evaluate_loss(jax.random.key(100 + s), params, 1.0, probs, **kw)))
+    sparse, dense = np.asarray(sparse), np.asarray(dense)
+    se = np.hypot(sparse.std(0, ddof=1), dense.std(0, ddof=1)) / 4.0
+    assert np.all(np.abs(sparse.mean(0) - dense.mean(0)) <= 5 * se), (sparse.mean(0), dense.mean(0), se)
+    assert np.sum(overflow) == 0
+    with pytest.raises(ParameterError, match="sampler"):
+        tm.evaluate_loss(jax.random.key(0), params, 1.0, probs, sampler="fast")
 
 
 @pytest.mark.parametrize(

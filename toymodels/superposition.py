@@ -192,11 +192,16 @@ def _check_activation(activation):
         raise ParameterError(f"activation must be one of {ACTIVATIONS}; got {activation!r}")
 
 
-def init_params(key: jax.Array, n: int, m: int, *, init: str = "xavier", width=None, dtype=jnp.float32) -> Params:
+def init_params(
+    key: jax.Array, n: int, m: int, *, init: str = "xavier", width=None, init_scale: float = 1.0, dtype=jnp.float32
+) -> Params:
     """Initial parameters of one model; ``width`` ≤ m keeps rows ≥ width at zero (masked widths).
 
     ``init="xavier"``: W ~ N(0, 2/(n+m)), b = 0 (Elhage et al.'s ``xavier_normal_``).
     ``init="liu"``: W ~ N(0, 1/width), b ~ N(0, 1) (Liu et al.).
+    ``init_scale`` multiplies W's standard deviation (the same draws): Anthropic's notebook applies
+    ``xavier_normal_`` to the joint (instances L, n, m) tensor, i.e. std √(2/(m(n + L))), which is
+    ``init_scale = √((n + m)/(m(n + L)))`` here.
     """
     if init not in INITS:
         raise ParameterError(f"init must be one of {INITS}; got {init!r}")
@@ -210,7 +215,7 @@ def init_params(key: jax.Array, n: int, m: int, *, init: str = "xavier", width=N
     else:
         W = z / jnp.sqrt(jnp.asarray(width, dtype))
         b = jax.random.normal(kb, (n,), dtype)
-    return Params(W * mask, b)
+    return Params(W * jnp.asarray(init_scale, dtype) * mask, b)
 
 
 class Autoencoder(nnx.Module):
@@ -229,11 +234,12 @@ class Autoencoder(nnx.Module):
         activation: str = "relu",
         init: str = "xavier",
         width=None,
+        init_scale: float = 1.0,
         dtype=jnp.float32,
         rngs: nnx.Rngs,
     ):
         _check_activation(activation)
-        p = init_params(rngs.params(), n, m, init=init, width=width, dtype=dtype)
+        p = init_params(rngs.params(), n, m, init=init, width=width, init_scale=init_scale, dtype=dtype)
         self.W = nnx.Param(p.W)
         self.b = nnx.Param(p.b)
         self.activation = activation
@@ -303,21 +309,28 @@ def make_optimizer(
     warmup_steps: int = 0,
     final_fraction: float = 0.05,
     bias_learning_rate: float | None = None,
+    adam_eps: float = 1e-8,
 ):
     """Adam + :func:`feature_norm_decay` + a learning-rate schedule (optax; see :func:`learning_rate_schedule`).
 
     ``bias_learning_rate``: b gets its own peak rate (same schedule) and Adam, and no decay, as in Liu et al.'s
     large models (App. B.1: W at 0.02·(8/m)^0.25, b at 2.0/m); ``None``: one rate for both.
+    ``adam_eps``: Adam's ε. Adam on c·L with ε equals Adam on L with ε/c, so a loss scaled by c (Liu et al.'s
+    large-model code multiplies the MSE by 100) is ``adam_eps = 1e-8 / c``.
     """
     lr = learning_rate_schedule(learning_rate, steps, schedule, warmup_steps, final_fraction)
     if bias_learning_rate is None:
         return optax.chain(
-            optax.scale_by_adam(), feature_norm_decay(weight_decay, bias_decay), optax.scale_by_learning_rate(lr)
+            optax.scale_by_adam(eps=adam_eps),
+            feature_norm_decay(weight_decay, bias_decay),
+            optax.scale_by_learning_rate(lr),
         )
     lr_b = learning_rate_schedule(bias_learning_rate, steps, schedule, warmup_steps, final_fraction)
-    w_only = optax.chain(optax.scale_by_adam(), feature_norm_decay(weight_decay, 0.0), optax.scale_by_learning_rate(lr))
+    w_only = optax.chain(
+        optax.scale_by_adam(eps=adam_eps), feature_norm_decay(weight_decay, 0.0), optax.scale_by_learning_rate(lr)
+    )
     return optax.multi_transform(
-        {"W": w_only, "b": optax.chain(optax.scale_by_adam(), optax.scale_by_learning_rate(lr_b))},
+        {"W": w_only, "b": optax.chain(optax.scale_by_adam(eps=adam_eps), optax.scale_by_learning_rate(lr_b))},
         lambda params: {"W": "W", "b": "b"} if isinstance(params, dict) else Params("W", "b"),
     )
 
@@ -339,6 +352,7 @@ class Superposition(Family):
     learning_rate: float
     activation: str = "relu"
     init_scheme: str = "xavier"
+    init_scale: float = 1.0  #: multiplies W's initial standard deviation (see :func:`init_params`)
     schedule: str = "constant"
     warmup_steps: int = 0
     value_range: tuple = (0.0, 1.0)
@@ -346,6 +360,7 @@ class Superposition(Family):
     dtype: Any = jnp.dtype(jnp.float32)
     capacity: tuple | None = None  #: slots per feature of the sparse sampler; None: dense sampler
     bias_learning_rate: float | None = None  #: b's own peak rate, no decay on b (None: learning_rate)
+    adam_eps: float = 1e-8  #: Adam's ε (see :func:`make_optimizer`)
     label = "superposition"
 
     @cached_property
@@ -354,7 +369,14 @@ class Superposition(Family):
 
     def model(self, rngs: nnx.Rngs, width=None) -> Autoencoder:
         return Autoencoder(
-            self.n, self.m, activation=self.activation, init=self.init_scheme, width=width, dtype=self.dtype, rngs=rngs
+            self.n,
+            self.m,
+            activation=self.activation,
+            init=self.init_scheme,
+            width=width,
+            init_scale=self.init_scale,
+            dtype=self.dtype,
+            rngs=rngs,
         )
 
     def optimizer(self, weight_decay) -> optax.GradientTransformation:
@@ -366,6 +388,7 @@ class Superposition(Family):
             schedule=self.schedule,
             warmup_steps=self.warmup_steps,
             bias_learning_rate=self.bias_learning_rate,
+            adam_eps=self.adam_eps,
         )
 
     def init(self, key, setting, shared):
@@ -457,12 +480,14 @@ def job(
     widths=None,
     activation: str = "relu",
     init: str = "xavier",
+    init_scale: float = 1.0,
     schedule: str = "constant",
     warmup_steps: int = 0,
     value_range=(0.0, 1.0),
     n_records: int = 100,
     sampler: str = "auto",
     bias_learning_rate: float | None = None,
+    adam_eps: float = 1e-8,
     dtype=jnp.float32,
 ) -> Job:
     """The validated :class:`~toymodels.engine.Job` of :func:`train` (same arguments; for sweeps)."""
@@ -493,6 +518,8 @@ def job(
     if steps % n_records:
         raise ParameterError(f"steps ({steps}) must be a multiple of n_records ({n_records})")
     check_range(learning_rate, "learning_rate", low=0.0, low_inclusive=False)
+    check_range(init_scale, "init_scale", low=0.0, low_inclusive=False)
+    check_range(adam_eps, "adam_eps", low=0.0)
     if bias_learning_rate is not None:
         check_range(bias_learning_rate, "bias_learning_rate", low=0.0, low_inclusive=False)
     lo, hi = (float(v) for v in value_range)
@@ -525,6 +552,7 @@ def job(
         learning_rate=float(learning_rate),
         activation=activation,
         init_scheme=init,
+        init_scale=float(init_scale),
         schedule=schedule,
         warmup_steps=int(warmup_steps),
         value_range=(lo, hi),
@@ -532,6 +560,7 @@ def job(
         dtype=jnp.dtype(dtype),
         capacity=capacity,
         bias_learning_rate=None if bias_learning_rate is None else float(bias_learning_rate),
+        adam_eps=float(adam_eps),
     )
     return Job(family, settings, steps, n_records, finish=_finish)
 
@@ -574,9 +603,12 @@ def train(
         bias_decay: decoupled decay on b.
         bias_learning_rate: b's own peak Adam step, without decay on b (Liu et al.'s large models); default: the
             same as W's.
+        adam_eps: Adam's ε (1e-8; Liu et al.'s large models scale the loss by 100, i.e. 1e-10 here).
         widths: optional (I,) integer widths ≤ m (masked); default m for all.
         activation: ``"relu"`` or ``"linear"``.
         init: ``"xavier"`` (Elhage et al.) or ``"liu"``.
+        init_scale: multiplies W's initial standard deviation (:func:`init_params`; Anthropic's notebook's joint
+            ``xavier_normal_`` over L instances is √((n + m)/(m(n + L)))).
         schedule: ``"constant"`` or ``"warmup_cosine"`` (``warmup_steps``, then cosine to 5 %).
         value_range: (lo, hi) of nonzero feature values.
         n_records: number of loss records (each the mean training loss over its block of steps).
@@ -594,15 +626,21 @@ def train(
     )
 
 
-@partial(jax.jit, static_argnames=("n_samples", "chunk", "activation", "value_range", "common"))
-def _eval(key, params, importance, probs, n_samples, chunk, activation, value_range, common):
+@partial(jax.jit, static_argnames=("n_samples", "chunk", "activation", "value_range", "common", "capacity"))
+def _eval(key, params, importance, probs, n_samples, chunk, activation, value_range, common, capacity):
     def one(k, p, imp, pr):
         def body(acc, kk):
-            x = sample_features(kk, chunk, pr, value_range=value_range, dtype=p.W.dtype)
-            return acc + batch_loss(p, x, imp, activation), None
+            if capacity is None:
+                x = sample_features(kk, chunk, pr, value_range=value_range, dtype=p.W.dtype)
+                return (acc[0] + batch_loss(p, x, imp, activation), acc[1]), None
+            rows, cols, vals, overflow = sample_sparse_features(
+                kk, chunk, pr, capacity, value_range=value_range, dtype=p.W.dtype
+            )
+            return (acc[0] + sparse_batch_loss(p, rows, cols, vals, chunk, imp, activation), acc[1] + overflow), None
 
-        tot, _ = jax.lax.scan(body, jnp.zeros((), p.W.dtype), jax.random.split(k, n_samples // chunk))
-        return tot / (n_samples // chunk)
+        zero = (jnp.zeros((), p.W.dtype), jnp.zeros((), jnp.int32))
+        (tot, over), _ = jax.lax.scan(body, zero, jax.random.split(k, n_samples // chunk))
+        return tot / (n_samples // chunk), over
 
     keys = jax.random.split(key, importance.shape[0])
     if common:
@@ -621,20 +659,35 @@ def evaluate_loss(
     activation: str = "relu",
     value_range=(0.0, 1.0),
     common_samples: bool = False,
+    sampler: str = "dense",
+    return_overflow: bool = False,
 ):
     """Monte-Carlo expected loss of each instance on ``n_samples`` fresh samples (memory: one chunk).
 
     With ``common_samples`` every instance sees the same samples (common random numbers: differences
     between instances then carry no sampling noise from the shared part).
+
+    ``sampler``: ``"dense"`` (:func:`sample_features`), ``"sparse"`` (:func:`sample_sparse_features` with
+    :func:`sparse_capacity` slots per chunk, the largest over instances, and :func:`sparse_batch_loss`: the same law
+    and loss without forming x) or ``"auto"`` (the rule of :func:`train`). ``return_overflow``: also return, per
+    instance, the number of chunk × feature draws whose slots could have cut off present entries (0 with the dense
+    sampler).
     """
     _check_activation(activation)
+    if sampler not in SAMPLERS:
+        raise ParameterError(f"sampler must be one of {SAMPLERS}; got {sampler!r}")
     n_inst, _, n = params.W.shape
     n_samples = int(check_int(n_samples, "n_samples"))
     chunk = min(int(check_int(chunk, "chunk")), n_samples)
     dt = params.W.dtype
     imp = jnp.broadcast_to(jnp.asarray(importance, dt), (n_inst, n))
     probs = jnp.broadcast_to(jnp.asarray(probabilities, dt), (n_inst, n))
-    return _eval(
+    capacity = None
+    if sampler != "dense":
+        slots = sparse_capacity(np.asarray(probs), chunk)
+        if sampler == "sparse" or slots.sum() * 8 <= chunk * n:
+            capacity = tuple(int(k) for k in slots)
+    loss, overflow = _eval(
         key,
         params,
         imp,
@@ -644,4 +697,6 @@ def evaluate_loss(
         activation,
         tuple(float(v) for v in value_range),
         bool(common_samples),
+        capacity,
     )
+    return (loss, overflow) if return_overflow else loss
