@@ -61,6 +61,39 @@ def test_feature_dimensionality_tegum_product_zero_column_and_batch():
     np.testing.assert_allclose(th.feature_dimensionality(batch), np.stack([D, D]), atol=1e-12)
 
 
+def square_antiprism():
+    # two squares at heights ±h, the upper one turned by 45°; h² = 1/3 makes the 8 unit vectors a tight frame in 3-d
+    a = np.pi / 2 * np.arange(4)
+    h = np.sqrt(1 / 3)
+    r = np.sqrt(1 - h**2)
+    low = np.stack([r * np.cos(a), r * np.sin(a), -h * np.ones(4)])
+    up = np.stack([r * np.cos(a + np.pi / 4), r * np.sin(a + np.pi / 4), h * np.ones(4)])
+    return np.concatenate([low, up], axis=1)
+
+
+def test_group_dimensionality_sums_to_rank_for_tight_frames_only():
+    # antipodal pair of unequal norms ⊕ square antiprism ⊕ a stray feature weakly overlapping nothing (< 0.05)
+    A = square_antiprism()
+    np.testing.assert_allclose(A @ A.T, 8 / 3 * np.eye(3), atol=1e-12)  # tight: D = 3/8 each
+    W = block(np.array([[0.8, -1.2]]), A, np.array([[1.0]]))
+    W[0, -1] = 0.04  # residual overlap with the pair: moves D_i, not D^grp
+    Dg = th.group_dimensionality(W)
+    np.testing.assert_allclose(Dg[:2].sum(), 1.0, atol=1e-12)  # a pair sums to k = 1 whatever the norms
+    np.testing.assert_allclose(Dg[2:10], 3 / 8, atol=1e-12)
+    assert abs(np.asarray(th.feature_dimensionality(W))[-1] - 1.0) > 1e-3
+    np.testing.assert_allclose(Dg[-1], 1.0, rtol=1e-12)
+    # squares pulled apart (h² = 0.6): no longer tight, the group mean falls below 3/8 by more than half the gap to
+    # 4/11 (the resolution of the geometry experiment's check)
+    h = np.sqrt(0.6)
+    B = A.copy()
+    B[:2] *= np.sqrt(1 - h**2) / np.sqrt(2 / 3)
+    B[2] = np.sign(B[2]) * h
+    mean = th.group_dimensionality(B).mean()
+    assert 3 / 8 - mean > (3 / 8 - 4 / 11) / 2, mean
+    with pytest.raises(ParameterError, match="W"):
+        th.group_dimensionality(np.ones(3))
+
+
 def test_welch_bound_attained_by_tight_frames_and_random_overlap():
     np.testing.assert_allclose(th.mean_squared_overlap(polygon(5)), th.welch_bound(5, 2), rtol=1e-12)
     np.testing.assert_allclose(th.mean_squared_overlap(tetrahedron()), th.welch_bound(4, 3), rtol=1e-12)

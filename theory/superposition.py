@@ -73,6 +73,8 @@ __all__ = [
     "classify_phase_2x1",
     "PHASES",
     "polytope_structure",
+    "feature_groups",
+    "group_dimensionality",
     "power_law_frequencies",
     "weak_superposition_loss",
     "weak_superposition_exponent",
@@ -805,6 +807,37 @@ def classify_phase_2x1(W, *, threshold: float = 0.5) -> np.ndarray:
     return np.where(both, 2, np.where(w[..., 0] >= w[..., 1], 0, 1))
 
 
+def _check_W(W) -> np.ndarray:
+    W = np.asarray(W, float)
+    if W.ndim != 2:
+        raise ParameterError(f"W must have shape (m, n); got {W.shape}")
+    return W
+
+
+def feature_groups(W, *, norm_threshold: float = 0.5, overlap_threshold: float = 0.05) -> np.ndarray:
+    """Group label of every feature of one ``W`` (m, n): connected components of the represented features (norm >
+    ``norm_threshold``) linked by :math:`|\\hat W_i\\cdot\\hat W_j|` > ``overlap_threshold`` (the groups of
+    :func:`polytope_structure`); members share the index of their first feature, unrepresented features get −1."""
+    W = _check_W(W)
+    n = W.shape[1]
+    norms = np.linalg.norm(W, axis=0)
+    live = norms > norm_threshold
+    U = W / np.where(norms > 0, norms, 1.0)
+    adj = (np.abs(U.T @ U) > overlap_threshold) & live[:, None] & live[None, :]
+    label = -np.ones(n, int)
+    for i in range(n):
+        if not live[i] or label[i] >= 0:
+            continue
+        stack = [i]
+        label[i] = i
+        while stack:
+            j = stack.pop()
+            for k in np.nonzero(adj[j] & (label < 0))[0]:
+                label[k] = i
+                stack.append(k)
+    return label
+
+
 def polytope_structure(W, *, norm_threshold: float = 0.5, overlap_threshold: float = 0.05, rank_tol: float = 0.1):
     r"""Decompose one trained ``W`` (m, n) into groups of interfering features (a tegum product).
 
@@ -817,34 +850,40 @@ def polytope_structure(W, *, norm_threshold: float = 0.5, overlap_threshold: flo
     Returns:
         ``(group_size, group_rank, predicted_D)``, each (n,) NumPy arrays; 0 for unrepresented features.
     """
-    W = np.asarray(W, float)
-    if W.ndim != 2:
-        raise ParameterError(f"W must have shape (m, n); got {W.shape}")
+    W = _check_W(W)
     n = W.shape[1]
-    norms = np.linalg.norm(W, axis=0)
-    live = norms > norm_threshold
-    U = W / np.where(norms > 0, norms, 1.0)
-    adj = (np.abs(U.T @ U) > overlap_threshold) & live[:, None] & live[None, :]
-    label = -np.ones(n, int)
+    label = feature_groups(W, norm_threshold=norm_threshold, overlap_threshold=overlap_threshold)
     size = np.zeros(n, int)
     rank = np.zeros(n, int)
-    for i in range(n):
-        if not live[i] or label[i] >= 0:
-            continue
-        stack, members = [i], []
-        label[i] = i
-        while stack:
-            j = stack.pop()
-            members.append(j)
-            for k in np.nonzero(adj[j] & (label < 0))[0]:
-                label[k] = i
-                stack.append(k)
+    for g in np.unique(label[label >= 0]):
+        members = label == g
         sv = np.linalg.svd(W[:, members], compute_uv=False)
-        k_rank = int(np.sum(sv > rank_tol * sv[0]))
-        size[members] = len(members)
-        rank[members] = k_rank
+        size[members] = members.sum()
+        rank[members] = int(np.sum(sv > rank_tol * sv[0]))
     pred = np.where(size > 0, rank / np.maximum(size, 1), 0.0)
     return size, rank, pred
+
+
+def group_dimensionality(W, *, norm_threshold: float = 0.5, overlap_threshold: float = 0.05) -> np.ndarray:
+    r"""Feature dimensionality within the feature's own group (:func:`polytope_structure`'s components):
+    :math:`D_i^{\mathrm{grp}} = \lVert W_i\rVert^2 / \sum_{j\in g(i)} (\hat W_i\cdot W_j)^2`, i.e. D_i without the
+    residual overlaps with other groups (0 for unrepresented features).
+
+    If a group's vectors form a tight frame in the k dims they span (:math:`\sum_{j\in g} W_jW_j^T = c\,P_k`, as every
+    uniform polytope and every antipodal pair of any norms does), then :math:`D_i^{\mathrm{grp}} = \lVert W_i\rVert^2/c`
+    and the group's :math:`D^{\mathrm{grp}}` sum to exactly k; a distorted group sums to less. The group mean against
+    k/ℓ therefore tells a square antiprism (3/8) from a distorted one.
+    """
+    W = _check_W(W)
+    label = feature_groups(W, norm_threshold=norm_threshold, overlap_threshold=overlap_threshold)
+    norms = np.linalg.norm(W, axis=0)
+    out = np.zeros(W.shape[1])
+    for g in np.unique(label[label >= 0]):
+        members = label == g
+        sub = W[:, members]
+        overlaps = (sub / norms[members]).T @ sub  # (Ŵ_i·W_j) within the group
+        out[members] = norms[members] ** 2 / np.sum(overlaps**2, axis=1)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
