@@ -15,6 +15,8 @@ Registered experiments (``python -m experiments describe NAME`` lists every sett
 * ``superposition_scaling``: Liu, Liu & Gore's toy model (p_i ∝ i^−α, weight decay/growth γ): loss vs
   width in the weak (γ > 0) and strong (γ < 0) regimes against the unlearned-feature law and the 1/m law,
   and the interference of the learned embeddings against the Welch bound.
+* ``superposition_robustness``: their large toy models with exponential, power-law and linear frequencies
+  (App. B.1, Figs. 1, 8): loss ∝ 1/m in the strong regime for all three, against the weak regime.
 
 Every model of an experiment trains in one vmapped, jitted ``lax.scan`` (:func:`toymodels.superposition.
 train`); sizes differ between ``--quick`` (CI) and the full (paper-like) configuration.
@@ -28,12 +30,14 @@ from experiments.superposition.geometry import run_geometry
 from experiments.superposition.linear import run_linear
 from experiments.superposition.pentagon import run_pentagon
 from experiments.superposition.phase_diagram import run_phase_diagram
+from experiments.superposition.robustness import run_robustness
 from experiments.superposition.scaling import run_scaling
 from experiments.superposition.settings import (
     GeometryConfig,
     LinearConfig,
     PentagonConfig,
     PhaseConfig,
+    RobustnessConfig,
     ScalingConfig,
 )
 
@@ -43,11 +47,13 @@ __all__ = [
     "GeometryConfig",
     "PentagonConfig",
     "ScalingConfig",
+    "RobustnessConfig",
     "run_linear",
     "run_phase_diagram",
     "run_geometry",
     "run_pentagon",
     "run_scaling",
+    "run_robustness",
     "PHASE_COLOURS",
     "figures",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 
 from experiments.style import paper_title, pyplot
 
-__all__ = ["PHASE_COLOURS", "linear", "phase_diagram", "geometry", "pentagon", "scaling"]
+__all__ = ["PHASE_COLOURS", "linear", "phase_diagram", "geometry", "pentagon", "scaling", "robustness"]
 
 PHASE_COLOURS = ("#d9d9d9", "#4c72b0", "#dd8452")  # not represented, dedicated, superposition
 ELHAGE = "Elhage et al. 2022"
@@ -358,3 +358,57 @@ def scaling(arrays: dict, cfg) -> dict:
     fig.colorbar(im, ax=ax)
     paper_title(fig, "superposition_scaling", f"Liu, Liu & Gore 2025 (arXiv:2505.10465v4), small toy models, n={cfg.n}")
     return {"scaling": fig}
+
+
+def robustness(arrays: dict, cfg) -> dict:
+    """Liu et al.'s Fig. 1 (loss vs width per frequency law, strong and weak, and the laws) and Fig. 8b–c."""
+    plt = pyplot()
+    ms, L, am = arrays["widths"], arrays["loss"], arrays["alpha_m"]  # L (laws, 2, W, S); am (laws, 2, S)
+    nl = len(cfg.laws)
+    fig, axes = plt.subplots(1, nl + 2, figsize=(4.8 * (nl + 2), 4.4))
+    ax = axes[0]
+    for k, law in enumerate(cfg.laws):
+        ax.loglog(np.arange(1, cfg.n + 1), arrays["probabilities"][k], label=law)
+    ax.set(xlabel="feature rank i", ylabel="frequency p_i", title="frequency laws (Σ p_i = 1)", ylim=(1e-8, 1))
+    ax.legend(fontsize=7)
+    for k, (law, ax) in enumerate(zip(cfg.laws, axes[1 : nl + 1], strict=True)):
+        for r, (name, marker, colour) in enumerate((("strong", "s", "C1"), ("weak", "o", "C0"))):
+            y = L[k, r]
+            a = am[k, r]
+            ax.errorbar(
+                ms,
+                y.mean(-1),
+                yerr=y.std(-1, ddof=1),
+                fmt=marker + "-",
+                color=colour,
+                ms=4,
+                label=f"{name} (γ = {(cfg.strong_decay, cfg.weak_decay)[r]:g}): α_m = {a.mean():.2f} ± "
+                f"{a.std(ddof=1) / np.sqrt(a.size):.2f}",
+            )
+        ax.loglog(ms, L[k, 0, 0].mean() * ms[0] / ms, "k--", lw=1, label="∝ 1/m (through the first strong point)")
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="hidden dimension m",
+            ylabel="test loss (MSE per feature)",
+            title=f"{law} frequencies",
+        )
+        ax.legend(fontsize=7)
+    ax = axes[-1]
+    for k, law in enumerate(cfg.laws):
+        c = f"C{k + 2}"
+        ax.loglog(ms, arrays["nu"][k, 0].mean(-1), "s-", color=c, ms=4, label=f"{law}, strong: ν = #‖W_i‖ > 1")
+        ax.loglog(
+            ms, arrays["phi_half"][k, 1].mean(-1) * cfg.n, "o:", color=c, ms=4, label=f"{law}, weak: #‖W_i‖ > 1/2"
+        )
+    ax.loglog(ms, np.minimum(cfg.n, ms**2 / 2), "k--", lw=1, label="min(n, m²/2)")
+    ax.loglog(ms, ms, "k:", lw=1, label="m")
+    ax.set(xlabel="hidden dimension m", ylabel="rows", title="represented rows (Fig. 8a, c)")
+    ax.legend(fontsize=6)
+    paper_title(
+        fig,
+        "superposition_robustness",
+        f"Liu, Liu & Gore 2025, Figs. 1 and 8 (arXiv:2505.10465v4), n={cfg.n}, γ = {cfg.strong_decay:g} / "
+        f"{cfg.weak_decay:g}",
+    )
+    return {"robustness": fig}

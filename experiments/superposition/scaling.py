@@ -24,7 +24,7 @@ from experiments.sweep import train_sweep
 from theory import superposition as th
 from toymodels import superposition as tm
 
-__all__ = ["run_scaling", "simulate", "measure", "fits", "checks", "grid"]
+__all__ = ["run_scaling", "simulate", "measure", "fits", "checks", "grid", "train_and_measure", "row_measures"]
 
 VALUE_RANGE = (0.0, 2.0)  # Eq. 1: v ~ U(0, 2)
 
@@ -100,26 +100,37 @@ def simulate(cfg: ScalingConfig, seed: int, ctx: RunContext) -> dict:
             sampler="sparse",
         )
         key = jax.random.fold_in(jax.random.key(seed), j)
-        res = train_sweep(ctx, f"train_m{m}", job, key, outputs=_outputs, records_per_chunk=max(1, cfg.n_records // 5))
-        params = tm.Params(jax.numpy.asarray(res["W"]), jax.numpy.asarray(res["b"]))
-        test = tm.evaluate_loss(
-            jax.random.key(seed + 1),
-            params,
-            imp,
-            P[ai],
-            n_samples=cfg.eval_samples,
-            value_range=VALUE_RANGE,
-            common_samples=True,
-        )
-        per_width.append(
-            {
-                **row_measures(np.asarray(res["W"], float)),
-                "loss": np.asarray(test, float),
-                "loss_curve": np.asarray(res["loss_curve"], float),
-                "overflow": np.asarray(res["overflow"]),
-            }
-        )
+        per_width.append(train_and_measure(ctx, f"train_m{m}", job, key, seed, cfg.n_records, n_eval=cfg.eval_samples))
     return {k: np.stack([w[k] for w in per_width]) for k in per_width[0]}
+
+
+def train_and_measure(
+    ctx: RunContext, name: str, job, key, seed: int, n_records: int, *, n_eval: int, chunk: int = 4096, sampler="dense"
+) -> dict:
+    """Train one width's sweep (resumable under ``name``), then the test loss of every model on ``n_eval`` fresh
+    samples common to all (key ``seed + 1``), the :func:`row_measures`, the loss curves and the sampler's cut-offs
+    (training, plus the test batches with ``sampler="sparse"``)."""
+    res = train_sweep(ctx, name, job, key, outputs=_outputs, records_per_chunk=max(1, n_records // 5))
+    params = tm.Params(jax.numpy.asarray(res["W"]), jax.numpy.asarray(res["b"]))
+    setting = job.settings
+    test, over = tm.evaluate_loss(
+        jax.random.key(seed + 1),
+        params,
+        setting["importance"],
+        setting["probabilities"],
+        n_samples=n_eval,
+        chunk=chunk,
+        value_range=VALUE_RANGE,
+        common_samples=True,
+        sampler=sampler,
+        return_overflow=True,
+    )
+    return {
+        **row_measures(np.asarray(res["W"], float)),
+        "loss": np.asarray(test, float),
+        "loss_curve": np.asarray(res["loss_curve"], float),
+        "overflow": np.asarray(res["overflow"]) + np.asarray(over),
+    }
 
 
 def _cells(cfg: ScalingConfig, x: np.ndarray) -> np.ndarray:
