@@ -187,28 +187,36 @@ def _heatmaps(arrays: dict, cfg):
     from matplotlib.colors import Normalize
 
     sp = arrays["heatmap_sparsity"]
-    models = [("ReLU", arrays["W20"])]
+    models = [("ReLU", arrays["W20"], arrays.get("b20"))]
     if "W20_linear" in arrays:
-        models.insert(0, ("linear", arrays["W20_linear"]))
+        models.insert(0, ("linear", arrays["W20_linear"], arrays.get("b20_linear")))
     rows = 2 * len(models)
     fig, axes = plt.subplots(rows, len(sp), figsize=(2.6 * len(sp), 2.6 * rows))
     axes = np.asarray(axes).reshape(rows, len(sp))
     norm = Normalize(0, 1)
     cmap = plt.get_cmap("plasma")
-    for k, (name, W20) in enumerate(models):
+    for k, (name, W20, b20) in enumerate(models):
         sup = interference(W20)
         for j in range(len(sp)):
-            im = axes[2 * k, j].imshow(W20[j].T @ W20[j], cmap="RdBu_r", vmin=-1, vmax=1)
-            axes[2 * k, j].set(title=f"{name}, 1 − S = {1 - sp[j]:.3g}", xticks=[], yticks=[], xlabel="feature j")
+            img = W20[j].T @ W20[j]
+            if b20 is not None:  # the paper's b column beside WᵀW, one blank column apart
+                img = np.concatenate([img, np.full((20, 1), np.nan), b20[j][:, None]], axis=1)
+            im = axes[2 * k, j].imshow(img, cmap="RdBu_r", vmin=-1, vmax=1)
+            axes[2 * k, j].set(
+                title=f"{name}, 1 − S = {1 - sp[j]:.3g}",
+                xticks=[],
+                yticks=[],
+                xlabel="feature j" + ("  |  b" if b20 is not None else ""),
+            )
             ax = axes[2 * k + 1, j]
             ax.barh(np.arange(20), np.linalg.norm(W20[j], axis=0), color=cmap(norm(np.minimum(sup[j], 1))))
             ax.invert_yaxis()
             ax.set(xlabel="‖W_i‖", xlim=(0, 1.3))
-        axes[2 * k, 0].set_ylabel(f"{name}: WᵀW (i, j)")
+        axes[2 * k, 0].set_ylabel(f"{name}: WᵀW (i, j), b_i")
         axes[2 * k + 1, 0].set_ylabel("feature i (I = 0.7^i)")
     fig.set_layout_engine("none")
     fig.subplots_adjust(left=0.06, right=0.86, top=0.92, bottom=0.06, hspace=0.45, wspace=0.3)
-    fig.colorbar(im, cax=fig.add_axes([0.89, 0.56, 0.012, 0.32]), label="WᵀW entry")
+    fig.colorbar(im, cax=fig.add_axes([0.89, 0.56, 0.012, 0.32]), label="WᵀW entry; b_i (last column)")
     fig.colorbar(
         ScalarMappable(norm, cmap),
         cax=fig.add_axes([0.89, 0.1, 0.012, 0.32]),

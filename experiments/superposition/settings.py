@@ -253,7 +253,7 @@ class RobustnessConfig:
     laws: tuple = setting(
         ("exponential", "power", "linear"),
         "frequency laws (App. B.1), Σ p_i = 1: p_i ∝ exp(−i/ℓ) with ℓ = n/25.6 (paper: 400 at n = 10240), "
-        "i^(−1.2), n − i + 1",
+        "i^(−1.2), n − i + 1 (the text's n − i with i counted from 0, as exp-17.py)",
         choices=("exponential", "power", "linear"),
     )
     strong_decay: float = setting(-1.0, "γ of the strong runs (paper: −1)", lt=0)
