@@ -121,6 +121,21 @@ def test_adam_eps_is_a_loss_scale_and_init_scale_scales_w():
         tm.job(importance=np.ones(4), probabilities=np.full(4, 0.5), m=2, steps=10, n_records=1, init_scale=0.0)
 
 
+def test_sparse_capacity_tiny_probabilities_quietly_conservative():
+    # Liu et al.'s exponential law puts p_i near 1e-12 in the tail: no warning, and every capacity still covers
+    # the Binomial count up to the tail (P(count > slots − 1) ≤ 1e-14)
+    import warnings
+
+    from scipy import stats
+
+    p = np.array([1e-3, 1e-9, 1e-11, 1e-13, 1e-15, 1e-19, 0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cap = tm.sparse_capacity(p, 512)
+    assert np.all(stats.binom.sf(cap - 1, 512, p) <= tm.SPARSE_TAIL)
+    assert cap.max() <= 14
+
+
 def test_auto_sampler_picks_sparse_for_sparse_features_only():
     liu = tm.job(
         importance=np.ones(1000),

@@ -110,12 +110,19 @@ def sample_features(key: jax.Array, batch_size: int, probabilities, *, value_ran
 def sparse_capacity(probabilities, batch_size: int, *, tail: float = SPARSE_TAIL) -> np.ndarray:
     """Slots per feature for :func:`sample_sparse_features`: the smallest k with P(Binomial(batch, p_i) > k) ≤ tail,
     + 1 (one slot past the count shows whether more could follow), at most ``batch_size``; ``probabilities`` (n,)
-    or (I, n), the largest over instances is used. Host-side (the slots are static shapes)."""
+    or (I, n), the largest over instances is used. Host-side (the slots are static shapes).
+
+    For p_i ≲ 1e-11 SciPy's quantile search stops early with a RuntimeWarning and returns 2 where 1 would do: the
+    extra slot is kept (it only costs work; the law is exact either way) and the warning is silenced."""
+    import warnings
+
     from scipy import stats
 
     p = np.max(np.atleast_2d(np.asarray(probabilities, float)), axis=0)
     check_range(p, "probabilities", low=0.0, high=1.0)
-    k = np.where(p > 0, stats.binom.isf(tail, batch_size, np.clip(p, 0.0, 1.0)), 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        k = np.where(p > 0, stats.binom.isf(tail, batch_size, np.clip(p, 0.0, 1.0)), 0.0)
     return np.minimum(np.nan_to_num(k, nan=batch_size).astype(np.int64) + 1, batch_size)
 
 
