@@ -14,7 +14,6 @@ from experiments.contract import Check, Result, RunContext, register
 from experiments.superposition import figures
 from experiments.superposition.settings import GeometryConfig, elhage_sweep
 from theory import superposition as th
-from toymodels import superposition as tm
 
 __all__ = [
     "run_geometry",
@@ -158,19 +157,15 @@ def simulate_heatmaps(cfg: GeometryConfig, seed: int, ctx: RunContext) -> dict:
     ctx.log(f"  WᵀW heat maps: {len(sp)} models each for ReLU and linear, n=20, m=5")
     out = {"heatmap_sparsity": sp}
     for activation, fold, suffix in (("relu", 1, ""), ("linear", 3, "_linear")):
-        res = tm.train(
+        res = elhage_sweep(
+            cfg,
+            ctx,
             jax.random.fold_in(jax.random.key(seed), fold),
             importance=imp20,
             probabilities=np.repeat((1 - sp)[:, None], 20, 1),
             m=5,
-            steps=cfg.steps,
-            batch_size=cfg.batch_size,
-            learning_rate=cfg.lr,
-            weight_decay=cfg.weight_decay,
-            bias_decay=cfg.weight_decay,
-            n_records=cfg.n_records,
+            name=f"train_heatmaps_{activation}",
             activation=activation,
-            progress=ctx.progress,
         )
         out[f"W20{suffix}"] = np.asarray(res.params.W, float)
         out[f"b20{suffix}"] = np.asarray(res.params.b, float)
