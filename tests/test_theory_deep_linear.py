@@ -249,6 +249,162 @@ def test_from_summed_convention_reproduces_saxe_gd_step():
 
 
 # ---------------------------------------------------------------------------------------------- bad input
+def _ode_ab(s, a0, b0, d, ts):
+    """Reference: DOP853 solve of ȧ = b(s − d ab), ḃ = a(s − d ab) (Saxe et al. Fig. 2, App. A; App. E for d)."""
+    rhs = lambda t, z: [z[1] * (s - d * z[0] * z[1]), z[0] * (s - d * z[0] * z[1])]
+    return solve_ivp(rhs, (0, ts[-1]), [a0, b0], t_eval=ts, rtol=1e-13, atol=1e-15, method="DOP853").y
+
+
+# P6 starting points (s = 2), the mirror basin, a tiny start and a0·b0 < 0
+@pytest.mark.parametrize(
+    "a0, b0", [(0.3, 0.01), (0.01, 0.3), (1.0, 0.2), (0.05, 0.04), (2.0, -0.5), (-0.3, -0.2), (-1.5, 0.4), (1e-4, 2e-4)]
+)
+@pytest.mark.parametrize("d", [1.0, 0.5, 2.0])
+def test_unbalanced_trajectory_matches_ode(a0, b0, d):
+    ts = np.linspace(0, 15, 301)
+    got = th.unbalanced_mode_trajectory(ts, 2.0, a0, b0, input_variance=d)
+    a, b = _ode_ab(2.0, a0, b0, d, ts)
+    # docs/families/deep_linear.md P6: ≤ 1e-9 absolute (the solver's own error at rtol 1e-13 is ~1e-12)
+    np.testing.assert_allclose(got.a, a, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(got.b, b, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(got.u, a * b, atol=1e-9, rtol=0)
+    # the flow conserves the imbalance (the hyperbolas of Fig. 2)
+    np.testing.assert_allclose(got.a**2 - got.b**2, a0**2 - b0**2, atol=1e-12)
+
+
+def test_papers_printed_appendix_a_formula_is_off_by_two():
+    """With a = √c0 cosh(θ/2), b = √c0 sinh(θ/2) the product is (c0/2) sinh θ; the printed c0 sinh θ with
+    τθ̇ = s − c0 sinh θ does not solve the flow (docs/families/deep_linear.md §2.2)."""
+    s, a0, b0 = 2.0, 1.0, 0.2
+    c0 = a0**2 - b0**2
+    theta0 = 2 * np.arctanh(b0 / a0)
+    sol = solve_ivp(lambda t, th_: [s - c0 * np.sinh(th_[0])], (0, 1.0), [theta0], rtol=1e-12, atol=1e-14)
+    printed = c0 * np.sinh(sol.y[0, -1])
+    exact = float(th.unbalanced_mode_trajectory(1.0, s, a0, b0).u)
+    assert abs(printed - exact) > 0.1
+
+
+def test_unbalanced_balanced_limit_is_the_logistic_and_mirror_symmetric():
+    t = np.linspace(0, 10, 101)
+    np.testing.assert_allclose(
+        th.unbalanced_mode_trajectory(t, 1.5, 0.02, 0.02).u, th.mode_strength(t, 1.5, 4e-4), rtol=1e-12
+    )
+    # small random start: u0_eff = ((a0 + b0)/2)², the growing solution of §2.4
+    late = th.unbalanced_mode_trajectory(3.0, 1.5, 1e-4, 3e-4).u
+    np.testing.assert_allclose(late, th.mode_strength(3.0, 1.5, 4e-8), rtol=1e-6)
+    up, down = th.unbalanced_mode_trajectory(t, 1.5, 0.3, -0.1), th.unbalanced_mode_trajectory(t, 1.5, -0.3, 0.1)
+    np.testing.assert_allclose(up.a, -down.a, rtol=1e-13)
+    np.testing.assert_allclose(up.u, down.u, rtol=1e-13)
+
+
+@given(
+    s=st.floats(0.2, 3.0),
+    a0=st.floats(-2.0, 2.0),
+    b0=st.floats(-2.0, 2.0),
+    frac=st.floats(0.05, 0.99),
+    d=st.floats(0.3, 3.0),
+)
+@settings(max_examples=40, deadline=None)
+def test_unbalanced_learning_time_inverts_trajectory(s, a0, b0, frac, d):
+    if abs(a0 + b0) < 1e-3 or a0 * b0 >= frac * s / d:
+        return
+    t = float(th.unbalanced_learning_time(s, a0, b0, fraction=frac, input_variance=d))
+    assert t > 0
+    u = float(th.unbalanced_mode_trajectory(t, s, a0, b0, input_variance=d).u)
+    assert abs(u * d / s - frac) < 1e-9
+
+
+def test_unbalanced_discrete_recursion_contracts_imbalance_p17():
+    tr = th.unbalanced_discrete_trajectory(2000, 1.0, 0.5, 0.05, 0.01, input_variance=1.5)
+    a, b = np.asarray(tr.a), np.asarray(tr.b)
+    kappa = a**2 - b**2
+    factor = 1 - 0.01**2 * (1.0 - 1.5 * a[:-1] * b[:-1]) ** 2
+    np.testing.assert_allclose(kappa[1:], kappa[:-1] * factor, rtol=1e-13)
+    assert kappa[-1] < kappa[0] * (1 - 1e-5)  # it does contract (the flow would conserve it)
+    np.testing.assert_allclose(tr.u[-1], 1.0 / 1.5, rtol=1e-10)  # fixed point s/d
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+@pytest.mark.parametrize("d", [0.5, 3.0])
+def test_mode_strength_non_white_matches_ode(depth, d):
+    """App. E: du/dt = D u^(2−2/D)(s − d u) for inputs with variance d along the mode (aligned Σxx)."""
+    ts = np.linspace(0, 40, 101)
+    rhs = lambda t, u: depth * np.abs(u) ** (2 - 2 / depth) * (1.5 - d * u)
+    ref = solve_ivp(rhs, (0, 40), [1e-3], t_eval=ts, rtol=1e-12, atol=1e-15, method="DOP853").y[0]
+    np.testing.assert_allclose(th.mode_strength(ts, 1.5, 1e-3, depth=depth, input_variance=d), ref, atol=1e-9)
+    t_half = float(th.learning_time(1.5, 1e-3, depth=depth, input_variance=d))
+    u_half = float(th.mode_strength(t_half, 1.5, 1e-3, depth=depth, input_variance=d))
+    assert abs(u_half * d / 1.5 - 0.5) < 1e-10
+
+
+def test_non_white_depth2_rate_uses_s_not_s_over_d():
+    t = np.linspace(0, 5, 21)
+    s, d, u0 = 1.2, 3.0, 1e-3
+    expected = (s / d) / (1 + ((s / d) / u0 - 1) * np.exp(-2 * s * t))  # docs/families/deep_linear.md §2.3
+    np.testing.assert_allclose(th.mode_strength(t, s, u0, input_variance=d), expected, rtol=1e-12)
+
+
+def _lambda_balanced(rng, n1, n2, n3, lam, scale):
+    """W1 = O D1 Aᵀ, W2 = B D2 Oᵀ with D2² − D1² = λ (docs/families/deep_linear.md §6.2), random O, A, B."""
+    o = np.linalg.qr(rng.normal(size=(n2, n2)))[0]
+    a = np.linalg.qr(rng.normal(size=(n1, n2)))[0]
+    b = np.linalg.qr(rng.normal(size=(n3, n2)))[0]
+    d1 = scale * rng.uniform(0.5, 1.5, n2) + np.sqrt(max(-lam, 0.0))
+    return (o * d1) @ a.T, (b * np.sqrt(d1**2 + lam)) @ o.T
+
+
+def _ode_two_layer(sigma, w1, w2, ts, rtol=1e-13):
+    n2, n1 = w1.shape
+
+    def rhs(_, y):
+        a, b = y[: n2 * n1].reshape(n2, n1), y[n2 * n1 :].reshape(-1, n2)
+        e = sigma - b @ a
+        return np.concatenate([(b.T @ e).ravel(), (e @ a.T).ravel()])
+
+    y = solve_ivp(
+        rhs, (0, ts[-1]), np.concatenate([w1.ravel(), w2.ravel()]), t_eval=ts, rtol=rtol, atol=1e-15, method="DOP853"
+    ).y
+    return np.stack([y[n2 * n1 :, i].reshape(-1, n2) @ y[: n2 * n1, i].reshape(n2, n1) for i in range(len(ts))])
+
+
+@pytest.mark.parametrize(
+    "dims, lam", [((5, 4, 6), 0.0), ((6, 6, 6), 0.0), ((5, 4, 6), 0.7), ((6, 4, 5), -0.7), ((4, 3, 8), 3.0)]
+)
+def test_two_layer_solution_matches_ode_p14(dims, lam):
+    rng = np.random.default_rng(sum(dims))
+    n1, n2, n3 = dims
+    sigma = rng.normal(size=(n3, n1))
+    w1, w2 = _lambda_balanced(rng, n1, n2, n3, lam, 0.3)
+    ts = np.linspace(0, 20, 41)
+    sol = th.two_layer_solution(ts, sigma, w1, w2)
+    assert abs(float(sol.balance) - lam) < 1e-12
+    # P14: ≤ 1e-10; the DOP853 reference at rtol 1e-13 carries ~3e-11 itself on these 20 time units
+    np.testing.assert_allclose(sol.network_map, _ode_two_layer(sigma, w1, w2, ts), atol=1e-9, rtol=0)
+    np.testing.assert_allclose(sol.input_gram[0], w1.T @ w1, atol=1e-13)
+    np.testing.assert_allclose(sol.output_gram[0], w2 @ w2.T, atol=1e-13)
+    # restarts do not matter: chunk lengths 0.3 and the default agree to rounding
+    other = th.two_layer_solution(ts, sigma, w1, w2, max_chunk=0.3)
+    np.testing.assert_allclose(sol.network_map, other.network_map, atol=1e-12)
+
+
+def test_two_layer_solution_limits():
+    rng = np.random.default_rng(7)
+    sigma = rng.normal(size=(5, 6))
+    w1, w2 = _lambda_balanced(rng, 6, 3, 5, 0.0, 1e-3)
+    left, s, right_t = np.linalg.svd(sigma, full_matrices=False)
+    late = np.asarray(th.two_layer_solution(200.0, sigma, w1, w2).network_map[0])
+    # Baldi–Hornik: the flow ends at the best rank-N2 approximation (P14, second part)
+    np.testing.assert_allclose(late, (left[:, :3] * s[:3]) @ right_t[:3], atol=1e-10)
+    # a decoupled balanced start is the logistic of every mode (network_map)
+    task_w1 = (np.sqrt(1e-3) * right_t[:3]).copy()
+    task_w2 = (left[:, :3] * np.sqrt(1e-3)).copy()
+    ts = np.linspace(0, 8, 17)
+    exact = th.two_layer_solution(ts, sigma, task_w1, task_w2).network_map
+    u0 = np.array([1e-3, 1e-3, 1e-3, 0.0, 0.0])
+    decoupled = th.network_map(ts, sigma, u0).maps
+    np.testing.assert_allclose(exact, decoupled, atol=1e-11)
+
+
 @pytest.mark.parametrize(
     "call, word",
     [
@@ -264,6 +420,14 @@ def test_from_summed_convention_reproduces_saxe_gd_step():
         (lambda: th.network_map(1.0, np.ones(3), 1e-3), "sigma_yx"),
         (lambda: th.network_map(1.0, np.eye(3), [1e-3, 1e-3]), "initial_strengths"),
         (lambda: th.hierarchy_singular_values(3, 0.7, 10), "flip_prob"),
+        (lambda: th.mode_strength(1.0, 1.0, 1e-3, input_variance=0.0), "input_variance"),
+        (lambda: th.unbalanced_mode_trajectory(1.0, 1.0, 0.3, -0.3), "a0 \\+ b0"),
+        (lambda: th.unbalanced_mode_trajectory(1.0, 1.0, np.nan, 0.3), "a0"),
+        (lambda: th.unbalanced_mode_trajectory(1.0, 0.0, 0.1, 0.3), "singular_value"),
+        (lambda: th.unbalanced_learning_time(1.0, 1.0, 0.9, fraction=0.5), "a0 \\* b0"),
+        (lambda: th.unbalanced_discrete_trajectory(10, 1.0, 0.1, 0.1, -1e-3), "learning_rate"),
+        (lambda: th.two_layer_solution(1.0, np.eye(3), np.eye(3), 2 * np.eye(3) + 0.1 * np.ones((3, 3))), "balanced"),
+        (lambda: th.two_layer_solution(1.0, np.eye(3), np.eye(2, 3), np.eye(3)), "w2"),
     ],
 )
 def test_bad_input_names_parameter(call, word):

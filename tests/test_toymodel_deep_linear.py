@@ -221,3 +221,46 @@ def test_user_errors_are_parameter_errors():
         dl.train(batch, task, np.array([0.1, 0.2]), steps=10)
     with pytest.raises(ParameterError, match="leading batch axis"):
         dl.job(params, task, 0.1, steps=10)
+
+
+def test_unbalanced_decoupled_init_follows_the_scalar_recursion():
+    """layer_strengths sets every layer's weight on each mode; GD keeps the network decoupled and each mode's
+    (a, b) follows a' = a + η b(s − d ab), b' = b + η a(s − d ab), also for inputs with variance d along the modes."""
+    white = dl.synthetic_task(jax.random.key(0), [1.0, 0.5], 3, 3)
+    v = np.asarray(white.right)
+    var = np.array([2.0, 0.5, 1.0])
+    task = dl.make_task(white.sigma_yx, (v * var) @ v.T)
+    key = jax.random.key(3)
+    strengths = np.array([[0.8, -0.3], [0.05, 0.9]])
+    params = dl.init_params(key, (3, 4, 3), "decoupled", task=task, layer_strengths=strengths)
+    bases = dl.decoupled_bases(key, (3, 4, 3), task)
+    w0, res0 = dl.layer_mode_weights(params, bases, 2)
+    np.testing.assert_allclose(w0, strengths, atol=1e-15)
+    assert float(res0) < 1e-15
+    tr = dl.train(params, task, 1e-2, steps=400, n_records=40, record_weights=True)
+    assert tr.records["weights"][0].shape == (41, 4, 3)
+    ab, res = dl.layer_mode_weights(tr.records["weights"], bases, 2)
+    rec = th.unbalanced_discrete_trajectory(
+        400, task.singular_values[:2], strengths[0], strengths[1], 1e-2, input_variance=var[:2], record_every=10
+    )
+    np.testing.assert_allclose(ab[:, 0], rec.a, atol=1e-13)
+    np.testing.assert_allclose(ab[:, 1], rec.b, atol=1e-13)
+    assert float(np.max(res)) < 1e-13
+    np.testing.assert_allclose(tr.records["modes"][:, :2], rec.u, atol=1e-13)
+
+
+def test_decoupled_init_needs_exactly_one_strength_argument():
+    task = dl.synthetic_task(jax.random.key(0), [1.0, 0.5], 3, 3)
+    with pytest.raises(ParameterError, match="exactly one"):
+        dl.init_params(jax.random.key(1), (3, 3, 3), "decoupled", task=task)
+    with pytest.raises(ParameterError, match="layer_strengths"):
+        dl.init_params(jax.random.key(1), (3, 3, 3), "decoupled", task=task, layer_strengths=np.ones((3, 2)))
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.7, -0.7, 4.0])
+def test_lambda_balanced_init(lam):
+    w1, w2 = dl.init_params(jax.random.key(2), (6, 4, 5), "lambda_balanced", scale=0.1, balance=lam)
+    got, residual = th.balance(w1, w2)
+    assert abs(float(got) - lam) < 1e-12 and float(residual) < 1e-14
+    with pytest.raises(ParameterError, match="lambda_balanced"):
+        dl.init_params(jax.random.key(2), (3, 4, 5), "lambda_balanced", balance=lam)

@@ -51,6 +51,10 @@ __all__ = [
     "max_stable_learning_rate",
     "mode_strength",
     "learning_time",
+    "ModeTrajectory",
+    "unbalanced_mode_trajectory",
+    "unbalanced_learning_time",
+    "unbalanced_discrete_trajectory",
     "learning_time_infinite_depth",
     "discrete_mode_trajectory",
     "discrete_learning_steps",
@@ -59,6 +63,9 @@ __all__ = [
     "NetworkMapPrediction",
     "effective_initial_strength",
     "hierarchy_singular_values",
+    "balance",
+    "TwoLayerSolution",
+    "two_layer_solution",
 ]
 
 # Gauss-Legendre rule on (0, 1) for the smooth remainder integral R(y) of the deep-network time.
@@ -215,24 +222,30 @@ def _deep_mode_strength(t, s, u0, n, iterations: int = 80):
     return jnp.where(u0 == 0.0, 0.0, s * x)
 
 
-def mode_strength(t, singular_value, initial_strength, *, depth=2):
+def mode_strength(t, singular_value, initial_strength, *, depth=2, input_variance=1.0):
     r"""Strength u(t) of one balanced, decoupled input-output mode under gradient flow.
 
-    Solves :math:`du/dt = D\,u^{2-2/D}(s-u)`, u(0) = u0 (Saxe et al. 2014, eqs. 12 and 15), in the
+    Solves :math:`du/dt = D\,u^{2-2/D}(s-du)`, u(0) = u0 (Saxe et al. 2014, eqs. 12 and 15; d = 1 for
+    whitened inputs, App. E for inputs whose covariance shares the task's right singular vectors), in the
     averaged convention of this module (t = η·step):
 
     * D = 1: :math:`u = s + (u_0 - s)e^{-t}`;
     * D = 2: :math:`u = s / (1 + (s/u_0 - 1)e^{-2st})` (overflow-safe form of eq. 12);
     * D ≥ 3: exact inversion of the closed-form time of :func:`learning_time` (Newton; see module doc).
 
+    Non-white inputs (d ≠ 1): v = d·u obeys the white equation with time rescaled by :math:`d^{2/D-1}`, so
+    :math:`u(t; s, u_0, d) = u(d^{2/D-1}t;\ s, d\,u_0, 1)/d`. The fixed point is s/d; at D = 2 the rate is
+    still 2s (App. E: "the rate uses s, not s/d").
+
     All arguments broadcast against each other (``t`` of shape (T, 1) against s of shape (K,) gives
-    (T, K)); jit- and vmap-compatible. Works for u0 above the fixed point too (decay towards s).
+    (T, K)); jit- and vmap-compatible. Works for u0 above the fixed point too (decay towards s/d).
 
     Args:
         t: time(s) ≥ 0, in units of η·steps.
         singular_value: s > 0, the mode's singular value of Σyx.
         initial_strength: u0 ≥ 0 (u0 = 0 is the unstable fixed point and stays 0).
         depth: number of weight matrices D ≥ 1 (2 = one hidden layer). Int or integer array.
+        input_variance: d > 0, the input variance v_αᵀ Σxx v_α along the mode (1 for whitened inputs).
 
     Returns:
         u(t), broadcast shape of the inputs.
@@ -240,26 +253,34 @@ def mode_strength(t, singular_value, initial_strength, *, depth=2):
     t = as_float(t, "t")
     s = as_float(singular_value, "singular_value")
     u0 = as_float(initial_strength, "initial_strength")
+    d = as_float(input_variance, "input_variance")
     check_range(t, "t", low=0.0)
     check_range(s, "singular_value", low=0.0, low_inclusive=False)
     check_range(u0, "initial_strength", low=0.0)
+    check_range(d, "input_variance", low=0.0, low_inclusive=False)
     n = _check_depth(depth).astype(s.dtype)
-    t, s, u0, n = jnp.broadcast_arrays(t, s, u0, n)
+    t, s, u0, n, d = jnp.broadcast_arrays(t, s, u0, n, d)
+    static_d = concrete(d)
+    white = static_d is not None and np.all(static_d == 1.0)
+    if not white:
+        t, u0 = t * d ** (2.0 / n - 1.0), u0 * d
 
     shallow = u0 * jnp.exp(-t) - s * jnp.expm1(-t)  # = s + (u0 − s)e^{−t} without cancellation for u0 ≪ s
     safe_u0 = jnp.where(u0 > 0, u0, 1.0)
     logistic = jnp.where(u0 > 0, s / (1.0 + (s / safe_u0 - 1.0) * jnp.exp(-2.0 * s * t)), 0.0)
     static_n = concrete(n)
     if static_n is not None and np.all(static_n == 1):
-        return shallow
-    if static_n is not None and np.all(static_n == 2):
-        return logistic
-    deep = _deep_mode_strength(t, s, u0, jnp.maximum(n, 3.0))
-    return jnp.where(n == 1, shallow, jnp.where(n == 2, logistic, deep))
+        v = shallow
+    elif static_n is not None and np.all(static_n == 2):
+        v = logistic
+    else:
+        deep = _deep_mode_strength(t, s, u0, jnp.maximum(n, 3.0))
+        v = jnp.where(n == 1, shallow, jnp.where(n == 2, logistic, deep))
+    return v if white else v / d
 
 
-def learning_time(singular_value, initial_strength, *, depth=2, fraction=0.5):
-    r"""Gradient-flow time for one balanced mode to grow from u0 to ``fraction``·s.
+def learning_time(singular_value, initial_strength, *, depth=2, fraction=0.5, input_variance=1.0):
+    r"""Gradient-flow time for one balanced mode to grow from u0 to ``fraction``·s/d (d = 1: whitened inputs).
 
     * D = 1: :math:`t = \ln\frac{s-u_0}{s-u_f}`;
     * D = 2: :math:`t = \frac1{2s}\ln\frac{u_f(s-u_0)}{u_0(s-u_f)}` (eq. 11; half-time
@@ -271,11 +292,15 @@ def learning_time(singular_value, initial_strength, *, depth=2, fraction=0.5):
 
     Note t·s is *not* constant across s: it carries the factor ln((s − u0)/u0).
 
+    With input variance d along the mode (App. E) the time is the white one at (s, d·u0) divided by
+    :math:`d^{2/D-1}` (see :func:`mode_strength`).
+
     Args:
         singular_value: s > 0.
-        initial_strength: 0 < u0 < fraction·s.
+        initial_strength: 0 < u0 < fraction·s/d.
         depth: number of weight matrices D ≥ 1.
-        fraction: target u_f / s, in (0, 1).
+        fraction: target u_f / (s/d), in (0, 1).
+        input_variance: d > 0, the input variance along the mode.
 
     Returns:
         The time (units of η·steps), broadcast over all arguments.
@@ -286,16 +311,22 @@ def learning_time(singular_value, initial_strength, *, depth=2, fraction=0.5):
     check_range(s, "singular_value", low=0.0, low_inclusive=False)
     check_range(frac, "fraction", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     check_range(u0, "initial_strength", low=0.0, low_inclusive=False)
-    cs, cu, cf = concrete(s), concrete(u0), concrete(frac)
-    if cs is not None and cu is not None and cf is not None and np.any(np.asarray(cu) >= cf * cs):
-        raise ParameterError("initial_strength must be < fraction * singular_value (the mode must still grow)")
+    d = as_float(input_variance, "input_variance")
+    check_range(d, "input_variance", low=0.0, low_inclusive=False)
+    cs, cu, cf, cd = concrete(s), concrete(u0), concrete(frac), concrete(d)
+    if cs is not None and cu is not None and cf is not None and cd is not None and np.any(cu * cd >= cf * cs):
+        raise ParameterError(
+            "initial_strength must be < fraction * singular_value / input_variance (the mode must still grow)"
+        )
     n = _check_depth(depth).astype(s.dtype)
-    s, u0, frac, n = jnp.broadcast_arrays(s, u0, frac, n)
+    s, u0, frac, n, d = jnp.broadcast_arrays(s, u0, frac, n, d)
+    time_scale = d ** (2.0 / n - 1.0)
+    u0 = u0 * d
     uf = frac * s
     shallow = jnp.log((s - u0) / (s - uf))
     two = jnp.log(uf * (s - u0) / (u0 * (s - uf))) / (2.0 * s)
     deep = _deep_time(s, u0 / s, frac, jnp.maximum(n, 3.0))
-    return jnp.where(n == 1, shallow, jnp.where(n == 2, two, deep))
+    return jnp.where(n == 1, shallow, jnp.where(n == 2, two, deep)) / time_scale
 
 
 def learning_time_infinite_depth(singular_value, initial_strength, *, depth, fraction=0.99):
@@ -314,6 +345,160 @@ def learning_time_infinite_depth(singular_value, initial_strength, *, depth, fra
     n = _check_depth(depth)
     uf = fraction * s
     return (jnp.log(uf * (s - u0) / (u0 * (s - uf))) / s**2 + 1.0 / (s * u0) - 1.0 / (s * uf)) / n
+
+
+# ----------------------------------------------------------------------------------------------
+# unbalanced two-layer mode (paper App. A, corrected) and non-white aligned inputs (App. E)
+# ----------------------------------------------------------------------------------------------
+class ModeTrajectory(NamedTuple):
+    """One two-layer mode: its input-side weight a, output-side weight b and strength u = a·b."""
+
+    a: jnp.ndarray  # a = r_αᵀ W1 v_α (input mode → hidden direction r_α)
+    b: jnp.ndarray  # b = u_αᵀ W2 r_α (hidden direction → output mode)
+    u: jnp.ndarray  # u = a·b = u_αᵀ W2 W1 v_α
+
+
+def _check_finite(x, name):
+    val = concrete(x)
+    if val is not None and not np.all(np.isfinite(val)):
+        raise ParameterError(f"{name} must be finite; got {np.asarray(val)[~np.isfinite(val)].ravel()[:4]}")
+
+
+def _unbalanced_args(singular_value, a0, b0, input_variance, *, basin: bool = True):
+    """Validated, broadcast (s, a0, b0, d); ``basin`` also rejects a0 = −b0 (the flow's closed form needs a0 + b0 ≠ 0)."""
+    s = as_float(singular_value, "singular_value")
+    a0 = as_float(a0, "a0")
+    b0 = as_float(b0, "b0")
+    d = as_float(input_variance, "input_variance")
+    check_range(s, "singular_value", low=0.0, low_inclusive=False)
+    _check_finite(a0, "a0")
+    _check_finite(b0, "b0")
+    check_range(d, "input_variance", low=0.0, low_inclusive=False)
+    ca, cb = concrete(a0), concrete(b0)
+    if (
+        basin
+        and ca is not None
+        and cb is not None
+        and np.any(np.broadcast_to(ca + cb, np.broadcast(ca, cb).shape) == 0)
+    ):
+        raise ParameterError(
+            "a0 + b0 must be nonzero: a0 = -b0 lies on the stable manifold of the saddle at the origin (u -> 0)"
+        )
+    return jnp.broadcast_arrays(s, a0, b0, d)
+
+
+def _riccati_roots(s, kappa, d):
+    """ρ = √(s² + d²κ²/4) and the roots P± = 2(s ± ρ)/d of Ṗ = −(d/2)(P − P+)(P − P−), cancellation-free."""
+    rho = jnp.sqrt(s**2 + 0.25 * (d * kappa) ** 2)
+    return rho, 2.0 * (s + rho) / d, -0.5 * d * kappa**2 / (s + rho)
+
+
+def unbalanced_mode_trajectory(t, singular_value, a0, b0, *, input_variance=1.0) -> ModeTrajectory:
+    r"""Exact gradient-flow trajectory of one decoupled two-layer mode from any (a0, b0) (paper App. A, corrected).
+
+    The mode's weights obey :math:`\dot a = b(s-d\,ab)`, :math:`\dot b = a(s-d\,ab)` (Saxe et al. 2014, Fig. 2
+    and App. A with τ = 1; d is the input variance along the mode, App. E, 1 for whitened inputs). The imbalance
+    κ = a² − b² is conserved, so the flow runs along the hyperbolas of Fig. 2. With p = a + b, q = a − b = κ/p,
+    P = p² obeys the constant-coefficient Riccati equation
+
+    .. math::  \dot P = 2sP - \tfrac d2 (P^2 - \kappa^2) = -\tfrac d2 (P - P_+)(P - P_-),\quad
+               P_\pm = 2(s \pm \rho)/d,\ \rho = \sqrt{s^2 + d^2\kappa^2/4},
+
+    hence :math:`\frac{P-P_+}{P-P_-} = R_0 e^{-2\rho t}` and :math:`u = ab = (P^2-\kappa^2)/(4P)`. This is the
+    paper's hyperbolic solution with its factor-2 slip corrected (with a = √c0 cosh(θ/2), b = √c0 sinh(θ/2),
+    ab = (c0/2) sinh θ, not c0 sinh θ; docs/families/deep_linear.md §2.2). κ = 0 gives the logistic of eq. 12 with
+    u0 = P0/4 = ((a0 + b0)/2)², the effective initial strength of a small random start (§2.4). The form has no
+    cancellation for any κ, including κ ≫ s and u0 < 0.
+
+    The basin a + b > 0 flows to ab = s/d with a, b > 0; a + b < 0 is its mirror image (a, b) → (−a, −b).
+
+    Args:
+        t: times ≥ 0 (η·steps).
+        singular_value: s > 0.
+        a0, b0: initial weights, finite, a0 + b0 ≠ 0 (a0 = −b0 flows into the saddle at the origin).
+        input_variance: d > 0.
+
+    Returns:
+        :class:`ModeTrajectory` (a, b, u), broadcast over all arguments.
+    """
+    t = as_float(t, "t")
+    check_range(t, "t", low=0.0)
+    s, a0, b0, d = _unbalanced_args(singular_value, a0, b0, input_variance)
+    t, s, a0, b0, d = jnp.broadcast_arrays(t, s, a0, b0, d)
+    kappa = (a0 - b0) * (a0 + b0)
+    p0 = a0 + b0
+    big_p0 = p0**2
+    rho, p_plus, p_minus = _riccati_roots(s, kappa, d)
+    r = (big_p0 - p_plus) / (big_p0 - p_minus) * jnp.exp(-2.0 * rho * t)
+    big_p = (p_plus - p_minus * r) / (1.0 - r)
+    p = jnp.sign(p0) * jnp.sqrt(big_p)
+    q = kappa / p
+    return ModeTrajectory(0.5 * (p + q), 0.5 * (p - q), 0.25 * (big_p - kappa**2 / big_p))
+
+
+def unbalanced_learning_time(singular_value, a0, b0, *, fraction=0.5, input_variance=1.0):
+    r"""Gradient-flow time for a two-layer mode started at (a0, b0) to reach u = ``fraction``·s/d (App. A, corrected).
+
+    From :func:`unbalanced_mode_trajectory`: :math:`t = \frac1{2\rho}\ln\frac{R_0}{R_f}` with
+    :math:`R = (P-P_+)/(P-P_-)` and :math:`P_f = 2u_f + \sqrt{4u_f^2+\kappa^2}`. Since
+    :math:`\dot u = (a^2+b^2)(s-d\,u)`, u moves monotonically to s/d, so the time exists iff u0 = a0·b0 < u_f.
+    κ = 0 gives eq. 11 with u0 = ((a0 + b0)/2)².
+
+    Args:
+        singular_value: s > 0.
+        a0, b0: initial weights, a0 + b0 ≠ 0 and a0·b0 < fraction·s/d.
+        fraction: target u_f/(s/d), in (0, 1).
+        input_variance: d > 0.
+    """
+    s, a0, b0, d = _unbalanced_args(singular_value, a0, b0, input_variance)
+    frac = as_float(fraction, "fraction")
+    check_range(frac, "fraction", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    s, a0, b0, d, frac = jnp.broadcast_arrays(s, a0, b0, d, frac)
+    uf = frac * s / d
+    cu, cf = concrete(a0 * b0), concrete(uf)
+    if cu is not None and cf is not None and np.any(cu >= cf):
+        raise ParameterError("a0 * b0 must be < fraction * singular_value / input_variance (the mode must still grow)")
+    kappa = (a0 - b0) * (a0 + b0)
+    rho, p_plus, p_minus = _riccati_roots(s, kappa, d)
+    big_p0 = (a0 + b0) ** 2
+    big_pf = 2.0 * uf + jnp.sqrt(4.0 * uf**2 + kappa**2)
+    ratio = (big_p0 - p_plus) / (big_pf - p_plus) * (big_pf - p_minus) / (big_p0 - p_minus)
+    return jnp.log(ratio) / (2.0 * rho)
+
+
+def unbalanced_discrete_trajectory(
+    n_steps: int, singular_value, a0, b0, learning_rate, *, input_variance=1.0, record_every: int = 1
+) -> ModeTrajectory:
+    r"""Exact discrete-time trajectory of one decoupled two-layer mode under GD with step η.
+
+    :math:`a' = a + \eta\, b(s - d\,ab)`, :math:`b' = b + \eta\, a(s - d\,ab)`: full-matrix GD from a
+    decoupled initialisation (any a0, b0) reproduces it to rounding. The imbalance is not conserved but contracts
+    exactly, :math:`(a'^2-b'^2) = (a^2-b^2)(1-\eta^2(s-d\,ab)^2)` (docs/families/deep_linear.md P17): discrete GD
+    drifts towards balance at O(η²) per step.
+
+    Returns:
+        :class:`ModeTrajectory` of arrays with shape (n_steps // record_every + 1, *broadcast_shape).
+    """
+    n_steps = int(check_int(n_steps, "n_steps", minimum=0))
+    record_every = int(check_int(record_every, "record_every", minimum=1))
+    s, a0, b0, d = _unbalanced_args(singular_value, a0, b0, input_variance, basin=False)
+    lr = as_float(learning_rate, "learning_rate")
+    check_range(lr, "learning_rate", low=0.0, low_inclusive=False)
+    s, a0, b0, lr, d = jnp.broadcast_arrays(s, a0, b0, lr, d)
+
+    def step(_, ab):
+        a, b = ab
+        err = s - d * a * b
+        return a + lr * b * err, b + lr * a * err
+
+    def outer(ab, _):
+        ab = jax.lax.fori_loop(0, record_every, step, ab)
+        return ab, ab
+
+    _, (a, b) = jax.lax.scan(outer, (a0, b0), None, length=n_steps // record_every)
+    a = jnp.concatenate([a0[None], a], axis=0)
+    b = jnp.concatenate([b0[None], b], axis=0)
+    return ModeTrajectory(a, b, a * b)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -544,3 +729,121 @@ def hierarchy_singular_values(levels: int, flip_prob: float, n_features: int):
         lam = 1.0 + sum(2 ** (h - 1) * q2**h for h in range(1, m + 1)) - 2**m * q2 ** (m + 1)
         vals.extend([lam] * 2**ell)
     return jnp.sqrt(n_features * jnp.asarray(sorted(vals, reverse=True), dtype=jnp.result_type(float)))
+
+
+# ----------------------------------------------------------------------------------------------
+# two-layer networks from any λ-balanced initialisation (matrix Riccati)
+# ----------------------------------------------------------------------------------------------
+class TwoLayerSolution(NamedTuple):
+    """Exact gradient-flow state of a two-layer linear network, read off X = QQᵀ (see :func:`two_layer_solution`)."""
+
+    network_map: jnp.ndarray  # (T, N3, N1) W2 W1
+    input_gram: jnp.ndarray  # (T, N1, N1) W1ᵀ W1 (the hidden representations' similarity of whitened inputs)
+    output_gram: jnp.ndarray  # (T, N3, N3) W2 W2ᵀ
+    balance: jnp.ndarray  # () λ, with W2ᵀW2 − W1W1ᵀ = λ I (conserved by the flow)
+
+
+def balance(w1, w2):
+    r"""(λ, residual) of the decomposition W2ᵀW2 − W1W1ᵀ = λ I + residual: λ = mean eigenvalue, residual =
+    max |W2ᵀW2 − W1W1ᵀ − λI| / max(1, ‖W1‖², ‖W2‖²). The flow conserves W2ᵀW2 − W1W1ᵀ (docs/families/deep_linear.md
+    §1.6); discrete GD changes it by exactly η²(W1EᵀEW1ᵀ − W2ᵀEEᵀW2) per step, E = Σyx − W2W1."""
+    w1 = as_float(w1, "w1")
+    w2 = as_float(w2, "w2")
+    imbalance = w2.T @ w2 - w1 @ w1.T
+    lam = jnp.trace(imbalance) / imbalance.shape[0]
+    scale = jnp.maximum(1.0, jnp.maximum(jnp.sum(w1**2), jnp.sum(w2**2)))
+    return lam, jnp.max(jnp.abs(imbalance - lam * jnp.eye(imbalance.shape[0], dtype=imbalance.dtype))) / scale
+
+
+def two_layer_solution(
+    t, sigma_yx, w1, w2, *, balance_tol: float = 1e-8, max_chunk: float | None = None
+) -> TwoLayerSolution:
+    r"""Exact gradient flow of a two-layer linear network on whitened inputs from any λ-balanced start.
+
+    Fukumizu 1998; Braun, Dominé, Fitzgerald & Saxe, NeurIPS 2022 (λ = 0); Dominé et al., ICLR 2025 (λ ≠ 0).
+    With whitened inputs the flow :math:`\dot W_1 = W_2^T(\Sigma_{yx}-W_2W_1)`,
+    :math:`\dot W_2 = (\Sigma_{yx}-W_2W_1)W_1^T` (t = η·step) conserves W2ᵀW2 − W1W1ᵀ. If it equals λI
+    ("λ-balanced"), Q = [W1ᵀ; W2] obeys :math:`\dot Q = FQ - \tfrac12 QQ^TQ` with the symmetric
+    :math:`F = \begin{pmatrix}-\frac\lambda2 I & \Sigma_{yx}^T\\ \Sigma_{yx} & \frac\lambda2 I\end{pmatrix}`, and
+    X = QQᵀ solves the Riccati equation :math:`\dot X = FX + XF - X^2`:
+
+    .. math:: X(t) = e^{Ft}Q_0\,[I + Q_0^T K(t) Q_0]^{-1} Q_0^T e^{Ft},\qquad
+              K(t) = \int_0^t e^{2Fs}ds = \sum_k o_k o_k^T \frac{e^{2f_kt}-1}{2f_k}
+
+    ((f_k, o_k) the eigenpairs of F). X(t) depends on Q0 only through X0, so the formula restarts from any
+    factor of X; it is evaluated in chunks of length ≤ ``max_chunk`` (default 3/max|f_k|, where e^{Ft} stays
+    below e³) from factors Q = V√Λ of the previous chunk's X, which keeps float64 accuracy at all times
+    (the one-shot formula loses it once e^{2 f_max t} ≳ 1e11; docs/families/deep_linear.md §6.2). The eigenvalues
+    of F are ±√(s_α² + λ²/4) and ±λ/2: |λ| ≫ s gives near-exponential ("lazy") dynamics, λ ≈ 0 from a small
+    start sigmoidal ("rich") ones. A decoupled balanced start reproduces :func:`network_map`.
+
+    Args:
+        t: times ≥ 0, shape (T,) or scalar.
+        sigma_yx: (N3, N1) averaged input-output correlation (inputs whitened: Σxx = I).
+        w1: (N2, N1) initial first layer.
+        w2: (N3, N2) initial second layer; W2ᵀW2 − W1W1ᵀ must be λI (relative residual ≤ ``balance_tol``).
+        balance_tol: allowed residual of the λ-balance, relative to max(1, ‖W‖²).
+        max_chunk: longest time evaluated from one factorisation (default 3/max|f|).
+
+    Returns:
+        :class:`TwoLayerSolution` with network map, W1ᵀW1 and W2W2ᵀ at each time, and λ.
+    """
+    t = jnp.atleast_1d(as_float(t, "t"))
+    check_range(t, "t", low=0.0)
+    if t.ndim != 1:
+        raise ParameterError(f"t must be a scalar or 1-D; got shape {t.shape}")
+    sigma_yx = as_float(sigma_yx, "sigma_yx")
+    if sigma_yx.ndim != 2:
+        raise ParameterError(f"sigma_yx must be a 2-D (N3, N1) matrix; got shape {sigma_yx.shape}")
+    n3, n1 = sigma_yx.shape
+    w1 = as_float(w1, "w1")
+    w2 = as_float(w2, "w2")
+    check_shape(w1, "w1", (None, n1))
+    check_shape(w2, "w2", (n3, w1.shape[0]))
+    lam, residual = balance(w1, w2)
+    res = concrete(residual)
+    if res is not None and float(res) > balance_tol:
+        raise ParameterError(
+            f"w1, w2 must be λ-balanced (W2ᵀW2 − W1W1ᵀ = λI) to relative residual <= {balance_tol:g}; got {float(res):.3g}"
+        )
+    dtype = jnp.result_type(sigma_yx, w1, w2)
+    f_mat = jnp.block(
+        [
+            [-0.5 * lam * jnp.eye(n1, dtype=dtype), sigma_yx.T.astype(dtype)],
+            [sigma_yx.astype(dtype), 0.5 * lam * jnp.eye(n3, dtype=dtype)],
+        ]
+    )
+    f, o = jnp.linalg.eigh(f_mat)
+    f_max = float(concrete(jnp.max(jnp.abs(f))) if concrete(f) is not None else 1.0)
+    chunk = 3.0 / max(f_max, 1e-12) if max_chunk is None else float(max_chunk)
+    check_range(chunk, "max_chunk", low=0.0, low_inclusive=False)
+
+    q_init = jnp.concatenate([w1.T, w2], axis=0).astype(dtype)
+    rank = int(np.linalg.matrix_rank(np.asarray(concrete(q_init)))) if concrete(q_init) is not None else w1.shape[0]
+    rank = max(rank, 1)
+
+    def propagate(x0, tau):
+        """X(τ) from X(0) = x0 with one factorisation (τ ≤ chunk). The flow conserves rank X, so only the top
+        ``rank`` eigenpairs are kept: rounding-level components in the null space would grow like e^{2ft}."""
+        lam_x, v = jnp.linalg.eigh(x0)
+        q0 = v[:, -rank:] * jnp.sqrt(jnp.maximum(lam_x[-rank:], 0.0))
+        ef = (o * jnp.exp(f * tau)) @ o.T
+        kern = jnp.where(jnp.abs(f) * tau > 1e-12, jnp.expm1(2.0 * f * tau) / (2.0 * jnp.where(f == 0, 1.0, f)), tau)
+        k_mat = (o * kern) @ o.T
+        a = ef @ q0
+        m = jnp.eye(rank, dtype=dtype) + q0.T @ k_mat @ q0
+        x = a @ jnp.linalg.solve(m, a.T)
+        return 0.5 * (x + x.T)
+
+    x0 = q_init @ q_init.T
+    t_max = concrete(jnp.max(t))
+    n_chunks = int(np.ceil(float(t_max) / chunk)) if t_max is not None else 0
+
+    def next_chunk(x, _):
+        x_next = propagate(x, chunk)
+        return x_next, x
+
+    _, starts = jax.lax.scan(next_chunk, x0, None, length=n_chunks + 1)  # X at 0, chunk, 2 chunk, …
+    index = jnp.clip(jnp.floor(t / chunk).astype(jnp.int32), 0, n_chunks)
+    xs = jax.vmap(propagate)(starts[index], t - index * chunk)
+    return TwoLayerSolution(xs[:, n1:, :n1], xs[:, :n1, :n1], xs[:, n1:, n1:], lam)

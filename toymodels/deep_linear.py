@@ -48,13 +48,15 @@ __all__ = [
     "loss",
     "mode_projections",
     "init_params",
+    "decoupled_bases",
+    "layer_mode_weights",
     "INIT_SCHEMES",
     "job",
     "example_job",
     "train",
 ]
 
-INIT_SCHEMES = ("decoupled", "gaussian", "scaled_gaussian", "orthogonal")
+INIT_SCHEMES = ("decoupled", "gaussian", "scaled_gaussian", "orthogonal", "lambda_balanced")
 
 
 class Task(NamedTuple):
@@ -180,6 +182,8 @@ def init_params(
     scale: float = 1.0,
     task: Task | None = None,
     initial_strength=None,
+    layer_strengths=None,
+    balance: float = 0.0,
     dtype=None,
 ):
     """Initial weights for a deep linear network with layer sizes ``widths`` = (N1, h1, …, N3).
@@ -189,9 +193,17 @@ def init_params(
           R_{D+1} = U from ``task``, Haar-random hidden rotations, and every layer carrying
           a_α = u0_α^{1/D} on mode α, so mode α starts at strength u0_α = ``initial_strength``
           (scalar or per mode). Modes beyond the narrowest layer start at 0. ``scale`` is unused.
+          Instead of ``initial_strength``, ``layer_strengths`` of shape (D, r) sets every layer's weight on every
+          mode (any signs; unbalanced when the rows differ): W_l = R_{l+1} diag(layer_strengths[l]) R_lᵀ, so mode α
+          starts at strength Π_l layer_strengths[l, α] (r ≤ min(widths) and ≤ the task's rank). The rotations are
+          :func:`decoupled_bases` of the same key.
         * ``"gaussian"``: i.i.d. N(0, scale²) entries (small random init).
         * ``"scaled_gaussian"``: i.i.d. N(0, scale²/fan_in) (the paper's scaled init).
         * ``"orthogonal"``: scale × Haar (semi-)orthogonal matrices (QR with sign correction).
+        * ``"lambda_balanced"`` (two layers, N2 ≤ min(N1, N3)): W1 = O D1 Aᵀ, W2 = B D2 Oᵀ with Haar O and
+          orthonormal-column A, B (not aligned with any task), D = scale × U(0.5, 1.5) on the smaller side and
+          D2² − D1² = ``balance`` = λ, so W2ᵀW2 − W1W1ᵀ = λI exactly (docs/families/deep_linear.md §6.2; the start of
+          :func:`theory.deep_linear.two_layer_solution`).
 
     Returns:
         Tuple of D weight matrices.
@@ -212,26 +224,76 @@ def init_params(
         )
     if scheme == "orthogonal":
         return tuple(jax.nn.initializers.orthogonal(scale)(k, s, dtype) for k, s in zip(keys, shapes, strict=False))
+    if scheme == "lambda_balanced":
+        n1, n2, n3 = (widths + (0,))[:3]
+        if depth != 2 or n2 > min(n1, n3):
+            raise ParameterError(
+                f"scheme='lambda_balanced' needs two layers with hidden width <= min(N1, N3); got widths {widths}"
+            )
+        lam = float(as_float(balance, "balance"))
+        orth = jax.nn.initializers.orthogonal()
+        o, a_in, b_out = orth(keys[0], (n2, n2), dtype), orth(keys[1], (n1, n2), dtype), orth(keys[2], (n3, n2), dtype)
+        small = scale * jax.random.uniform(jax.random.fold_in(keys[0], 1), (n2,), dtype, 0.5, 1.5)
+        d1, d2 = (small, jnp.sqrt(small**2 + lam)) if lam >= 0 else (jnp.sqrt(small**2 - lam), small)
+        return ((o * d1) @ a_in.T, (b_out * d2) @ o.T)
     # decoupled
-    if task is None or initial_strength is None:
-        raise ParameterError("scheme='decoupled' needs task= and initial_strength=")
+    if task is None or (initial_strength is None) == (layer_strengths is None):
+        raise ParameterError("scheme='decoupled' needs task= and exactly one of initial_strength=, layer_strengths=")
+    bases = decoupled_bases(key, widths, task, dtype=dtype)
+    r = min(min(widths), task.singular_values.shape[0])
+    if layer_strengths is None:
+        u0 = jnp.broadcast_to(as_float(initial_strength, "initial_strength"), task.singular_values.shape)
+        check_range(u0, "initial_strength", low=0.0)
+        a = jnp.broadcast_to((u0[:r] ** (1.0 / depth)).astype(dtype), (depth, r))
+    else:
+        a = jnp.asarray(as_float(layer_strengths, "layer_strengths"), dtype)
+        if a.ndim != 2 or a.shape[0] != depth or a.shape[1] > r:
+            raise ParameterError(
+                f"layer_strengths must have shape (depth, r) = ({depth}, r) with r <= {r} (narrowest layer and task "
+                f"rank); got {tuple(a.shape)}"
+            )
+        r = a.shape[1]
+    params = []
+    for i in range(depth):
+        d = jnp.zeros(shapes[i], dtype).at[jnp.arange(r), jnp.arange(r)].set(a[i])
+        params.append(bases[i + 1] @ d @ bases[i].T)
+    return tuple(params)
+
+
+def decoupled_bases(key: jax.Array, widths, task: Task, *, dtype=None) -> tuple:
+    """The orthogonal bases (R_0, …, R_D) of the decoupled initialisation drawn by :func:`init_params` with ``key``.
+
+    R_0 = V (the task's right singular vectors), R_D = U (left), and Haar-random R_l of size widths[l] for the hidden
+    layers; layer l's weight on mode α is R_{l+1}[:, α]ᵀ W_l R_l[:, α] (:func:`layer_mode_weights`).
+    """
+    widths = _check_widths(widths)
+    dtype = dtype or jnp.result_type(float)
+    depth = len(widths) - 1
     if task.n_in != widths[0] or task.n_out != widths[-1]:
         raise ParameterError(
             f"widths must start with the task's input size {task.n_in} and end with its output size {task.n_out}; "
             f"got {widths}"
         )
-    r = min(min(widths), task.singular_values.shape[0])
-    u0 = jnp.broadcast_to(as_float(initial_strength, "initial_strength"), task.singular_values.shape)
-    check_range(u0, "initial_strength", low=0.0)
-    a = (u0[:r] ** (1.0 / depth)).astype(dtype)
-    bases = [task.right.astype(dtype)]
-    bases += [jax.nn.initializers.orthogonal()(keys[i], (widths[i], widths[i]), dtype) for i in range(1, depth)]
-    bases.append(task.left.astype(dtype))
-    params = []
-    for i in range(depth):
-        d = jnp.zeros(shapes[i], dtype).at[jnp.arange(r), jnp.arange(r)].set(a)
-        params.append(bases[i + 1] @ d @ bases[i].T)
-    return tuple(params)
+    keys = jax.random.split(key, depth + 1)
+    hidden = [jax.nn.initializers.orthogonal()(keys[i], (widths[i], widths[i]), dtype) for i in range(1, depth)]
+    return (task.right.astype(dtype), *hidden, task.left.astype(dtype))
+
+
+def layer_mode_weights(params, bases, r: int):
+    """Per-layer, per-mode weights a_{l,α} = R_{l+1}[:, α]ᵀ W_l R_l[:, α] for α < r, shape (..., D, r), and the
+    residual max_l max|R_{l+1}ᵀ W_l R_l − diag(a_l, 0)| (..., ): zero while the network stays decoupled with every
+    mode beyond r at zero.
+
+    ``params`` may carry leading batch/time axes (each W_l of shape (..., out, in)).
+    """
+    weights, residual = [], []
+    for i, w in enumerate(params):
+        m = jnp.einsum("ia,...ij,jb->...ab", bases[i + 1], w, bases[i])
+        diag = jnp.diagonal(m[..., :r, :r], axis1=-2, axis2=-1)
+        weights.append(diag)
+        off = m.at[..., jnp.arange(r), jnp.arange(r)].set(0.0)
+        residual.append(jnp.max(jnp.abs(off), axis=(-2, -1)))
+    return jnp.stack(weights, axis=-2), jnp.max(jnp.stack(residual, axis=-1), axis=-1)
 
 
 class DeepLinear(nnx.Module):
@@ -280,6 +342,7 @@ class GradientDescent(Family):
     a tuple of matrices) and ``lr`` (); shared: the :class:`Task`. Records ``loss`` and ``modes``."""
 
     widths: tuple
+    record_weights: bool = False
     label = "deep linear GD"
 
     @cached_property
@@ -306,10 +369,15 @@ class GradientDescent(Family):
         w = self.network(state["params"]).end_to_end()
         r = task.singular_values.shape[0]
         modes = jnp.einsum("ia,ij,ja->a", task.left[:, :r], w, task.right[:, :r])
-        return {"loss": self.loss(state["params"], task), "modes": modes}
+        out = {"loss": self.loss(state["params"], task), "modes": modes}
+        if self.record_weights:
+            out["weights"] = state["params"]
+        return out
 
 
-def job(params, task: Task, learning_rate, *, steps: int, n_records: int | None = None) -> Job:
+def job(
+    params, task: Task, learning_rate, *, steps: int, n_records: int | None = None, record_weights: bool = False
+) -> Job:
     """The validated :class:`~toymodels.engine.Job` of :func:`train` (batched ``params``; for sweeps)."""
     leaves = jax.tree.leaves(params)
     if not leaves or any(np.ndim(x) != 3 for x in leaves):
@@ -332,7 +400,8 @@ def job(params, task: Task, learning_rate, *, steps: int, n_records: int | None 
     if steps % n_records:
         raise ParameterError(f"steps ({steps}) must be a multiple of n_records ({n_records})")
     settings = {"params": tuple(jnp.asarray(x) for x in leaves), "lr": jnp.broadcast_to(lr, (batch,))}
-    return Job(GradientDescent(widths), settings, steps, n_records, shared=task, record_initial=True)
+    family = GradientDescent(widths, bool(record_weights))
+    return Job(family, settings, steps, n_records, shared=task, record_initial=True)
 
 
 def example_job(dtype=jnp.float64) -> Job:
@@ -353,6 +422,7 @@ def train(
     progress: bool | None = False,
     records_per_chunk: int | None = None,
     devices: int | str | None = None,
+    record_weights: bool = False,
 ) -> Result:
     """Full-batch GD for ``steps`` steps on the engine, recording ``n_records`` times plus the start.
 
@@ -364,7 +434,8 @@ def train(
     Returns:
         :class:`~toymodels.engine.Result`: ``params`` (tuple of matrices), ``loss`` (…, R+1) and
         ``records["modes"]`` (…, R+1, r) (mode strengths u_αᵀ W_tot v_α), ``steps`` (R+1,) from 0; the leading
-        batch axis is present iff ``params`` had one.
+        batch axis is present iff ``params`` had one. With ``record_weights``, ``records["weights"]`` holds every
+        layer at every record (…, R+1, out, in), for small networks.
     """
     leaves = jax.tree.leaves(params)
     single = bool(leaves) and all(np.ndim(x) == 2 for x in leaves)
@@ -373,7 +444,7 @@ def train(
             raise ParameterError("learning_rate must be a scalar for one network (stack params for one per run)")
         params = tuple(jnp.asarray(x)[None] for x in leaves)
     res = engine.train(
-        job(params, task, learning_rate, steps=steps, n_records=n_records),
+        job(params, task, learning_rate, steps=steps, n_records=n_records, record_weights=record_weights),
         jax.random.key(0),
         devices=devices,
         group=None,
