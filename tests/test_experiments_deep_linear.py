@@ -43,7 +43,16 @@ def test_subprocess_errors_without_traceback(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["deep_linear_modes", "deep_linear_learning_time", "deep_linear_semantic"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "deep_linear_modes",
+        "deep_linear_learning_time",
+        "deep_linear_semantic",
+        "deep_linear_phase_portrait",
+        "deep_linear_general_init",
+    ],
+)
 def test_full_size_checks_pass(name, tmp_path):
     summary = run_experiment(name, quick=False, out_dir=tmp_path, seed=0)
     failed = [(c["name"], c["value"], c["tolerance"]) for c in summary["checks"] if not c["passed"]]

@@ -12,13 +12,39 @@ Registered experiments (see ``python -m experiments describe NAME`` for every se
   initialisations; per-mode t_half delay vs the logistic with u0_eff (P5), the tree spectrum (§6.1 there) and
   the predicted loss curve.
 
+* ``deep_linear_phase_portrait``: Saxe et al. Fig. 2, the (a, b) flow of one mode; full networks from unbalanced
+  and non-white-aligned decoupled starts against the exact recursion, the exact flow (App. A corrected, App. E)
+  and the per-step contraction of the imbalance (P17).
+
+* ``deep_linear_general_init``: two-layer networks from random λ-balanced (non-decoupled) starts against the exact
+  matrix Riccati solution, an RK4 solve and the exact per-step change of W2ᵀW2 − W1W1ᵀ.
+
 All numbers are in the averaged convention of :mod:`theory.deep_linear`; Saxe's summed-convention
 settings (λ, σ, u0) carry over unchanged through :func:`theory.deep_linear.from_summed_convention`.
 """
 
+from experiments.deep_linear.general_init import run_general_init
 from experiments.deep_linear.learning_time import run_learning_time
 from experiments.deep_linear.modes import run_modes
+from experiments.deep_linear.phase_portrait import run_phase_portrait
 from experiments.deep_linear.semantic import run_semantic
-from experiments.deep_linear.settings import LearningTimeConfig, ModesConfig, SemanticConfig
+from experiments.deep_linear.settings import (
+    GeneralInitConfig,
+    LearningTimeConfig,
+    ModesConfig,
+    PhasePortraitConfig,
+    SemanticConfig,
+)
 
-__all__ = ["ModesConfig", "LearningTimeConfig", "SemanticConfig", "run_modes", "run_learning_time", "run_semantic"]
+__all__ = [
+    "ModesConfig",
+    "LearningTimeConfig",
+    "SemanticConfig",
+    "PhasePortraitConfig",
+    "GeneralInitConfig",
+    "run_modes",
+    "run_learning_time",
+    "run_semantic",
+    "run_phase_portrait",
+    "run_general_init",
+]

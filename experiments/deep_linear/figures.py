@@ -10,7 +10,7 @@ import numpy as np
 
 from experiments.style import paper_title, pyplot
 
-__all__ = ["modes", "learning_time", "semantic"]
+__all__ = ["modes", "learning_time", "semantic", "phase_portrait", "general_init"]
 
 SAXE = "Saxe, McClelland & Ganguli 2014"
 
@@ -179,3 +179,107 @@ def semantic(a: dict, cfg) -> dict:
         "delay_per_mode": _delays(a, cfg),
         "loss_and_spectrum": _loss_and_spectrum(a),
     }
+
+
+def _portrait_panel(ax, s: float, d: float, sim: np.ndarray, flow: np.ndarray, colors, lim: float = 2.0):
+    """Flow field of (a, b) ↦ (b(s − d ab), a(s − d ab)), hyperbolas a² − b² = c, the fixed curve ab = s/d, and
+    the simulated (thick) and exact (dashed) trajectories, sim/flow of shape (T, K, 2)."""
+    g = np.linspace(-lim, lim, 41)
+    aa, bb = np.meshgrid(g, g)
+    err = s - d * aa * bb
+    ax.streamplot(aa, bb, bb * err, aa * err, color="0.75", density=0.9, linewidth=0.6, arrowsize=0.7)
+    ax.contour(aa, bb, aa**2 - bb**2, levels=np.linspace(-3, 3, 13), colors="0.55", linewidths=0.4, linestyles=":")
+    branch = np.linspace(s / d / lim, lim, 200)
+    for sign in (1, -1):
+        ax.plot(sign * branch, sign * (s / d) / branch, color="k", lw=1.6)
+    for k, c in enumerate(colors):
+        ax.plot(sim[:, k, 0], sim[:, k, 1], color=c, lw=3, alpha=0.55)
+        ax.plot(flow[:, k, 0], flow[:, k, 1], "k--", lw=0.9)
+        ax.plot(sim[0, k, 0], sim[0, k, 1], "o", color=c, ms=4)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xlabel("a (input → hidden weight of the mode)")
+    ax.set_ylabel("b (hidden → output weight)")
+
+
+def phase_portrait(a: dict, cfg) -> dict:
+    plt = pyplot()
+    n_starts = len(a["starts"])
+    colors = plt.cm.tab10(np.arange(n_starts) % 10)
+    fig, axes = plt.subplots(2, 2, figsize=(10, 10))
+    for row, name in enumerate(("white", "nonwhite")):
+        s, d = a[f"{name}_s"], a[f"{name}_d"]
+        for m in range(2):
+            ax = axes[row, m]
+            _portrait_panel(ax, s[m], d[m], a[f"{name}_sim"][:, :, m], a[f"{name}_flow"][:, :, m], colors)
+            label = "whitened inputs" if name == "white" else "non-white inputs, aligned (App. E)"
+            ax.set_title(f"{label}: s = {s[m]:g}, d = {d[m]:g}; ab = s/d in black", fontsize=9)
+    axes[0, 0].plot([], [], color="C0", lw=3, alpha=0.55, label=f"full network, GD (η = {cfg.lr:g})")
+    axes[0, 0].plot([], [], "k--", lw=0.9, label="exact flow (App. A, corrected)")
+    axes[0, 0].plot([], [], "k:", lw=0.6, label="hyperbolas a² − b² = const")
+    axes[0, 0].legend(fontsize=7, loc="lower right")
+    paper_title(fig, "deep_linear_phase_portrait", f"{SAXE}, Fig. 2 (τ = 1)")
+    fig.tight_layout()
+
+    fig2, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for name, ls in (("white", "-"), ("nonwhite", "--")):
+        t = a[f"{name}_t"]
+        gap = np.linalg.norm(a[f"{name}_sim"] - a[f"{name}_flow"], axis=-1)  # (T, K, mode)
+        pred = np.linalg.norm(a[f"{name}_first_order"], axis=-1)
+        for k, c in enumerate(colors):
+            ax1.plot(t, gap[:, k, 0], color=c, ls=ls, lw=1.2)
+            ax1.plot(t, pred[:, k, 0], color="k", ls=":", lw=0.7)
+        ax2.plot(t, np.max(a[f"{name}_imbalance_gap"], axis=(1, 2)), ls=ls, color="C3", label=f"{name} task")
+    ax1.set_yscale("log")
+    ax1.set_ylim(1e-7, None)
+    ax1.set_xlabel("time t = η · step")
+    ax1.set_ylabel("‖(a, b)_GD − (a, b)_flow‖ (mode 1)")
+    ax1.set_title("GD vs exact flow; dotted: first-order prediction ‖δ‖", fontsize=9)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("time t = η · step")
+    ax2.set_ylabel("|κ_n − κ_0 Π(1 − η²(s − d u)²)| / max(a² + b²)")
+    ax2.set_title("imbalance κ = a² − b²: exact per-step contraction (P17)", fontsize=9)
+    ax2.legend(fontsize=8)
+    fig2.tight_layout()
+    return {"phase_portrait": fig, "errors": fig2}
+
+
+def general_init(a: dict, cfg) -> dict:
+    plt = pyplot()
+    lams, t, s = a["lams"], a["t"], a["s"]
+    uniq = list(dict.fromkeys(lams.tolist()))
+    fig, axes = plt.subplots(1, len(uniq), figsize=(4.2 * len(uniq), 3.6), squeeze=False)
+    colors = plt.cm.viridis(np.linspace(0, 0.85, len(s)))
+    for ax, lam in zip(axes[0], uniq, strict=True):
+        k = int(np.flatnonzero(lams == lam)[0])
+        for i in range(len(s)):
+            ax.plot(t, a["modes_gd"][k, :, i], color=colors[i], lw=2.5, alpha=0.6, label=f"GD, s = {s[i]:g}")
+            ax.plot(t, a["modes_closed"][k, :, i], "k--", lw=0.9)
+        ax.set_title(f"λ = {lam:g} (first seed)", fontsize=9)
+        ax.set_xlabel("time t = η · step")
+        ax.set_ylabel("u_αᵀ W2W1 v_α")
+    axes[0, 0].plot([], [], "k--", label="exact (matrix Riccati)")
+    axes[0, 0].legend(fontsize=7)
+    paper_title(fig, "deep_linear_general_init", "Braun et al. 2022; Dominé et al. 2025 (random λ-balanced starts)")
+    fig.tight_layout()
+
+    fig2, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    lam_colors = plt.cm.tab10(np.arange(len(uniq)))
+    for j, lam in enumerate(uniq):
+        for n, k in enumerate(np.flatnonzero(lams == lam)):
+            ax1.plot(t, a["error_gd"][k], color=lam_colors[j], lw=1.2, label=f"λ = {lam:g}" if n == 0 else None)
+            ax1.plot(t, a["error_predicted"][k], "k:", lw=0.7)
+            ax2.plot(t, a["ntk_change"][k], color=lam_colors[j], lw=1.2, label=f"λ = {lam:g}" if n == 0 else None)
+    ax1.set_yscale("log")
+    ax1.set_ylim(1e-8, None)
+    ax1.set_xlabel("time t = η · step")
+    ax1.set_ylabel("‖W2W1_GD − W2W1_exact‖_F")
+    ax1.set_title(f"GD (η = {cfg.lr:g}) vs exact; dotted: first-order prediction", fontsize=9)
+    ax1.legend(fontsize=7)
+    ax2.set_xlabel("time t = η · step")
+    ax2.set_ylabel("‖K(t) − K(0)‖_F / ‖K(T)‖_F")
+    ax2.set_title("movement of the NTK K (rich: ≈ 1, lazy: ≪ 1)", fontsize=9)
+    ax2.legend(fontsize=7)
+    fig2.tight_layout()
+    return {"mode_strengths": fig, "errors_and_representation": fig2}

@@ -13,7 +13,7 @@ import numpy as np
 from experiments.contract import require, setting
 from theory import deep_linear as th
 
-__all__ = ["ModesConfig", "LearningTimeConfig", "SemanticConfig"]
+__all__ = ["ModesConfig", "LearningTimeConfig", "SemanticConfig", "PhasePortraitConfig", "GeneralInitConfig"]
 
 
 def _require_stable(lr: float, singular_values, depths) -> None:
@@ -160,3 +160,118 @@ class SemanticConfig:
             f"shown_modes must lie in 1..min(items, hidden) = {top}; got {self.shown_modes}",
         )
         require(self.strong_modes <= top, f"strong_modes must lie in 1..{top}; got {self.strong_modes}")
+
+
+@dataclass(frozen=True)
+class PhasePortraitConfig:
+    singular_values: tuple = setting(
+        (1.0, 0.5),
+        "singular values of the task's two modes (Saxe Fig. 2: s = 1, τ = 1; the second mode shows a second "
+        "fixed hyperbola ab = s)",
+        gt=0,
+    )
+    input_variances: tuple = setting(
+        (2.0, 0.5),
+        "input variances d_α along the two modes of the second, non-white task Σxx = V diag(d) Vᵀ aligned with the "
+        "task (paper App. E); its modes settle on ab = s/d at the rate of s",
+        gt=0,
+    )
+    starts: tuple = setting(
+        ((0.03, 0.003), (0.7, 0.02), (0.02, 0.9), (1.2, -0.5), (-0.5, 1.2), (-0.9, 0.3), (0.2, -1.0), (1.5, 1.5)),
+        "initial weights (a0, b0) of a mode, one network per pair (both of its modes start there): near the "
+        "saddle at the origin, off balance on either side of the diagonal, with a0·b0 < 0, in the mirror basin "
+        "a + b < 0 (which settles on the branch a, b < 0) and above the fixed hyperbola",
+    )
+    n_in: int = setting(3, "input dimension N1 (>= 2 modes; the third direction carries no signal)", ge=2)
+    hidden: int = setting(3, "hidden width N2 (>= 2)", ge=2)
+    n_out: int = setting(3, "output dimension N3 (>= 2)", ge=2)
+    lr: float = setting(
+        1e-3,
+        "GD step η (t = η·step); the first-order discretisation error is checked against its prediction. Full "
+        "size: 2.5e-4, a 4× smaller error and 4× more steps",
+        full=2.5e-4,
+        gt=0,
+    )
+    duration: float = setting(
+        1.2, "simulated time as a multiple of the slowest trajectory's time to reach 0.999 of its fixed point", gt=0
+    )
+
+    def validate(self):
+        require(len(self.singular_values) == 2, f"singular_values must list 2 values; got {self.singular_values}")
+        require(len(self.input_variances) == 2, f"input_variances must list 2 values; got {self.input_variances}")
+        for name in ("n_in", "hidden", "n_out"):
+            require(getattr(self, name) >= 2, f"{name} must be >= 2 (two modes); got {getattr(self, name)}")
+        require(
+            len(self.starts) >= 1
+            and all(len(p) == 2 and all(isinstance(x, int | float) for x in p) for p in self.starts),
+            f"starts must be a non-empty tuple of (a0, b0) pairs; got {self.starts}",
+        )
+        require(
+            all(abs(a + b) > 1e-9 for a, b in self.starts),
+            f"starts must have a0 + b0 != 0 (a0 = -b0 flows into the saddle at the origin); got {self.starts}",
+        )
+        # stability: the Jacobian of (a, b) ↦ (b(s − d ab), a(s − d ab)) is bounded by d(a² + b²) + |s − 2d ab|;
+        # the flow keeps a² + b² ≤ max(start, 2 s/d + |κ|) along each hyperbola
+        worst = 0.0
+        for a, b in self.starts:
+            for s in self.singular_values:
+                for d in (1.0, *self.input_variances):
+                    r2 = max(a * a + b * b, 2 * s / d + abs(a * a - b * b))
+                    worst = max(worst, d * r2 + s + d * r2)
+        require(
+            0 < self.lr < 1.0 / worst,
+            f"lr must satisfy 0 < lr < {1.0 / worst:.4g} (1/|Jacobian| bound along the starts' hyperbolas); "
+            f"got {self.lr}",
+        )
+
+
+@dataclass(frozen=True)
+class GeneralInitConfig:
+    singular_values: tuple = setting(
+        (3.0, 2.0, 1.0, 0.5, 0.25),
+        "singular values of the whitened task Σyx (min(N1, N3) of them); with hidden < their number only the top "
+        "`hidden` modes are learned (the rank-N2 truncation)",
+        gt=0,
+    )
+    n_in: int = setting(6, "input dimension N1", ge=1)
+    hidden: int = setting(4, "hidden width N2 (<= min(N1, N3) for the λ-balanced construction)", ge=1)
+    n_out: int = setting(5, "output dimension N3", ge=1)
+    balances: tuple = setting(
+        (0.0, 0.5, -0.5, 4.0),
+        "imbalances λ, W2ᵀW2 − W1W1ᵀ = λI at the start (0: zero-balanced, Braun et al. 2022; ±0.5 and 4: "
+        "λ-balanced, Dominé et al. 2025; |λ| ≫ s is the lazy end)",
+    )
+    init_scale: float = setting(
+        0.01, "size of the smaller factor's singular values (× U(0.5, 1.5)); small = the rich, sigmoidal regime", gt=0
+    )
+    seeds: int = setting(3, "random initialisations per λ (random O, A, B: not aligned with the task)", ge=1)
+    lr: float = setting(
+        2e-3,
+        "GD step η (t = η·step). Full size: 5e-4, a 4× smaller discretisation error, 4× more steps",
+        full=5e-4,
+        gt=0,
+    )
+    duration: float = setting(
+        2.0,
+        "simulated time as a multiple of the balanced-logistic time for the weakest learned mode to reach 0.99 s "
+        "from u0 = init_scale² (random starts project less than init_scale² on each mode, hence the factor 2)",
+        gt=0,
+    )
+
+    def validate(self):
+        r = min(self.n_in, self.n_out)
+        require(
+            len(self.singular_values) == r,
+            f"singular_values must list min(n_in, n_out) = {r} values; got {len(self.singular_values)}",
+        )
+        require(
+            self.hidden <= r,
+            f"hidden must satisfy 1 <= hidden <= min(n_in, n_out) = {r} (λ-balanced construction); got {self.hidden}",
+        )
+        # a mode's Jacobian at its optimum has eigenvalue a² + b² = √(λ² + 4s²) = 2f, f = √(s² + λ²/4) the largest
+        # eigenvalue of F; GD is stable iff η · 2f < 2
+        f_max = max(np.sqrt(max(self.singular_values) ** 2 + b**2 / 4) for b in self.balances)
+        require(
+            0 < self.lr < 1.0 / f_max,
+            f"lr must satisfy 0 < lr < {1.0 / f_max:.4g} (stability: η · 2f < 2, f = √(s_max² + λ²/4)); got {self.lr}",
+        )
