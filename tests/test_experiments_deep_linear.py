@@ -51,6 +51,7 @@ def test_subprocess_errors_without_traceback(tmp_path):
         "deep_linear_semantic",
         "deep_linear_phase_portrait",
         "deep_linear_general_init",
+        "deep_linear_edge_of_chaos",
     ],
 )
 def test_full_size_checks_pass(name, tmp_path):

@@ -405,6 +405,35 @@ def test_two_layer_solution_limits():
     np.testing.assert_allclose(exact, decoupled, atol=1e-11)
 
 
+@pytest.mark.parametrize("q", [0.0, 0.01, 1.0, 4.0, 50.0])
+def test_tanh_mean_field_integrals_match_quad(q):
+    from scipy.integrate import quad
+
+    gauss = lambda f: quad(
+        lambda z: f(z) * np.exp(-z * z / 2) / np.sqrt(2 * np.pi), -40, 40, limit=400, epsabs=1e-15, epsrel=1e-13
+    )[0]
+    ref_map = gauss(lambda z: np.tanh(np.sqrt(q) * z) ** 2)
+    ref_chi = gauss(lambda z: (1 - np.tanh(np.sqrt(q) * z) ** 2) ** 2)
+    np.testing.assert_allclose(th.tanh_variance_map(q, 1.3), 1.69 * ref_map, atol=1e-12)
+    np.testing.assert_allclose(th.tanh_jacobian_gain(q, 1.3), 1.69 * ref_chi, atol=1e-12)
+
+
+def test_tanh_fixed_point_and_critical_gain():
+    g = np.array([0.5, 0.99, 1.0, 1.01, 1.1, 2.0])
+    q_inf = np.asarray(th.tanh_variance_fixed_point(g))
+    assert np.all(q_inf[:3] == 0) and np.all(q_inf[3:] > 0)
+    np.testing.assert_allclose(th.tanh_variance_map(q_inf[3:], g[3:]), q_inf[3:], rtol=1e-10)
+    # just above g_c, q∞ ≈ (g² − 1)/2 (map ≈ g²(q − 2q²)), so the transition is continuous at g_c = 1
+    np.testing.assert_allclose(q_inf[3], (1.01**2 - 1) / (2 * 1.01**2), rtol=0.05)
+    # the recursion converges to it; at g = 1 it decays like 1/(2l)
+    traj = np.asarray(th.tanh_variance_trajectory(1.0, np.array([1.1, 1.0]), 2000))
+    np.testing.assert_allclose(traj[-1, 0], q_inf[4], rtol=1e-8)
+    assert abs(traj[-1, 1] * 2 * 2000 - 1) < 0.05
+    # χ(0) = g²: at vanishing signal the Jacobian product is the linear network's g^(2(depth−1))
+    np.testing.assert_allclose(th.tanh_jacobian_mean_squared(1e-14, 0.9, 50), 0.81**49, rtol=1e-9)
+    assert th.TANH_CRITICAL_GAIN == 1.0
+
+
 @pytest.mark.parametrize(
     "call, word",
     [
@@ -428,6 +457,9 @@ def test_two_layer_solution_limits():
         (lambda: th.unbalanced_discrete_trajectory(10, 1.0, 0.1, 0.1, -1e-3), "learning_rate"),
         (lambda: th.two_layer_solution(1.0, np.eye(3), np.eye(3), 2 * np.eye(3) + 0.1 * np.ones((3, 3))), "balanced"),
         (lambda: th.two_layer_solution(1.0, np.eye(3), np.eye(2, 3), np.eye(3)), "w2"),
+        (lambda: th.tanh_variance_map(-0.1, 1.0), "q"),
+        (lambda: th.tanh_variance_trajectory(1.0, 0.0, 10), "gain"),
+        (lambda: th.tanh_variance_trajectory(1.0, 1.0, 0), "depth"),
     ],
 )
 def test_bad_input_names_parameter(call, word):

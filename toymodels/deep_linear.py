@@ -22,7 +22,7 @@ Parameters are a tuple ``(W_1, …, W_D)`` with ``W_l`` of shape (widths[l], wid
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import NamedTuple
 
 import jax
@@ -54,6 +54,8 @@ __all__ = [
     "job",
     "example_job",
     "train",
+    "tanh_orthogonal_propagation",
+    "TanhPropagation",
 ]
 
 INIT_SCHEMES = ("decoupled", "gaussian", "scaled_gaussian", "orthogonal", "lambda_balanced")
@@ -456,3 +458,49 @@ def train(
             state=jax.tree.map(lambda x: x[0], res.state), records=jax.tree.map(lambda x: x[0], res.records)
         )
     return res
+
+
+class TanhPropagation(NamedTuple):
+    """Signal and Jacobian statistics of random tanh orthogonal networks (see :func:`tanh_orthogonal_propagation`)."""
+
+    q: jnp.ndarray  # (C, depth) population variance q^l = mean_i (x_i^l)², l = 1 … depth
+    mean_sq_singular: jnp.ndarray  # (C,) Hutchinson estimate of tr(JJᵀ)/N, J = ∂x^depth/∂x^1 (nan without probes)
+    jacobian: jnp.ndarray | None  # (C, N, N) J itself, when asked for
+
+
+@partial(jax.jit, static_argnames=("depth", "probes", "jacobian"))
+def tanh_orthogonal_propagation(
+    key: jax.Array, x1, gains, *, depth: int, probes: int = 0, jacobian: bool = False
+) -> TanhPropagation:
+    r"""Propagate inputs through one random network x^{l+1} = g W_{l+1} tanh(x^l) (Saxe et al. eq. 20), W Haar
+    orthogonal, for several gains at once.
+
+    The same weights W_2 … W_depth (drawn layer by layer from ``key``, never stored together) serve every config c, so
+    configs differ only in gain and input (common random numbers). ``x1`` (C, N) are the inputs, ``gains`` (C,).
+    With ``probes`` = K > 0, K Gaussian tangent vectors are pushed through the Jacobian, J v, and
+    mean_k ‖J v_k‖²/N estimates tr(JJᵀ)/N (Hutchinson); ``jacobian=True`` also returns J = ∂x^depth/∂x^1 (C, N, N).
+    One ``lax.scan`` over layers; memory O(C·N²) with the Jacobian, O(N² + C·K·N) without.
+    """
+    x1 = jnp.asarray(x1)
+    c, n = x1.shape
+    gains = jnp.broadcast_to(jnp.asarray(gains, x1.dtype), (c,))
+    k_probe, k_layers = jax.random.split(key)
+    v0 = jax.random.normal(k_probe, (c, max(probes, 1), n), x1.dtype)
+    j0 = jnp.broadcast_to(jnp.eye(n, dtype=x1.dtype), (c, n, n)) if jacobian else jnp.zeros((c, 0, 0), x1.dtype)
+    orth = jax.nn.initializers.orthogonal()
+
+    def layer(carry, k):
+        x, v, jac = carry
+        w = orth(k, (n, n), x1.dtype)
+        slope = 1.0 - jnp.tanh(x) ** 2
+        g = gains[:, None]
+        v = g[..., None] * jnp.einsum("ij,ckj->cki", w, v * slope[:, None, :])
+        if jacobian:
+            jac = g[..., None] * jnp.einsum("ij,cjk->cik", w, slope[:, :, None] * jac)
+        x = g * jnp.tanh(x) @ w.T
+        return (x, v, jac), jnp.mean(x**2, axis=-1)
+
+    (_, v, jac), qs = jax.lax.scan(layer, (x1, v0, j0), jax.random.split(k_layers, depth - 1))
+    q = jnp.concatenate([jnp.mean(x1**2, axis=-1)[None], qs], axis=0).T
+    msq = jnp.mean(jnp.sum(v**2, axis=-1), axis=-1) / n if probes else jnp.full((c,), jnp.nan, x1.dtype)
+    return TanhPropagation(q, msq, jac if jacobian else None)
