@@ -19,16 +19,22 @@ Registered experiments (see ``python -m experiments describe NAME`` for every se
 * ``deep_linear_general_init``: two-layer networks from random λ-balanced (non-decoupled) starts against the exact
   matrix Riccati solution, an RK4 solve and the exact per-step change of W2ᵀW2 − W1W1ᵀ.
 
+* ``deep_linear_edge_of_chaos``: deep tanh networks with gain-scaled orthogonal weights (Figs. 7–8): the variance map
+  and the Jacobian's mean squared singular value against mean-field theory (critical gain 1), and the fraction of
+  the Jacobian spectrum that stays O(1) just above and below it.
+
 All numbers are in the averaged convention of :mod:`theory.deep_linear`; Saxe's summed-convention
 settings (λ, σ, u0) carry over unchanged through :func:`theory.deep_linear.from_summed_convention`.
 """
 
+from experiments.deep_linear.edge_of_chaos import run_edge_of_chaos
 from experiments.deep_linear.general_init import run_general_init
 from experiments.deep_linear.learning_time import run_learning_time
 from experiments.deep_linear.modes import run_modes
 from experiments.deep_linear.phase_portrait import run_phase_portrait
 from experiments.deep_linear.semantic import run_semantic
 from experiments.deep_linear.settings import (
+    EdgeOfChaosConfig,
     GeneralInitConfig,
     LearningTimeConfig,
     ModesConfig,
@@ -42,9 +48,11 @@ __all__ = [
     "SemanticConfig",
     "PhasePortraitConfig",
     "GeneralInitConfig",
+    "EdgeOfChaosConfig",
     "run_modes",
     "run_learning_time",
     "run_semantic",
     "run_phase_portrait",
     "run_general_init",
+    "run_edge_of_chaos",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 
 from experiments.style import paper_title, pyplot
 
-__all__ = ["modes", "learning_time", "semantic", "phase_portrait", "general_init"]
+__all__ = ["modes", "learning_time", "semantic", "phase_portrait", "general_init", "edge_of_chaos"]
 
 SAXE = "Saxe, McClelland & Ganguli 2014"
 
@@ -283,3 +283,57 @@ def general_init(a: dict, cfg) -> dict:
     ax2.legend(fontsize=7)
     fig2.tight_layout()
     return {"mode_strengths": fig, "errors_and_representation": fig2}
+
+
+def edge_of_chaos(a: dict, cfg) -> dict:
+    plt = pyplot()
+    gains, inputs = list(cfg.gains), list(cfg.input_variances)
+    fig, axes = plt.subplots(len(gains), len(inputs), figsize=(3.4 * len(inputs), 1.9 * len(gains)), squeeze=False)
+    bins = np.linspace(-12, 2, 57)
+    for i, g in enumerate(gains):
+        for j, q in enumerate(inputs):
+            ax = axes[i, j]
+            k = int(np.flatnonzero((a["jac_gains"] == g) & (a["jac_inputs"] == q))[0])
+            ax.hist(np.log10(np.maximum(a["singular_values"][k], 1e-12)), bins=bins, color="C0")
+            ax.axvspan(-1, 1, color="C2", alpha=0.12)
+            ax.set_title(f"g = {g:g}, q¹ = {q:g}", fontsize=8)
+            if i == len(gains) - 1:
+                ax.set_xlabel("log10 singular value of J")
+            if j == 0:
+                ax.set_ylabel("count")
+    paper_title(fig, "deep_linear_edge_of_chaos", f"{SAXE}, Fig. 7 (tanh, {cfg.depth} layers, N = {cfg.width})")
+    fig.tight_layout()
+
+    fig2, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(14, 3.9))
+    q_out = a["q_out_sim"]
+    ax1.plot(a["q_in"], a["q_out_theory"], "k-", label="mean field, eq. 48")
+    ax1.errorbar(a["q_in"], q_out.mean(0), yerr=q_out.std(0), fmt="o", ms=4, color="C0", label="simulation (± s.d.)")
+    ax1.plot(a["q_in"], a["q_in"], ":", color="gray", label="q_out = q_in")
+    ax1.set_xlabel("q_in (input population variance)")
+    ax1.set_ylabel("q_out after one layer")
+    ax1.set_title("variance map at g = 1 (Fig. 8 left)", fontsize=9)
+    ax1.legend(fontsize=7)
+    g_map, tail = a["map_gains"], a["q_tail_sim"]
+    ax2.errorbar(g_map, tail.mean(0), yerr=tail.std(0), fmt="o", ms=4, color="C0", label="simulation, layers 26–30")
+    ax2.plot(g_map, a["q_tail_theory"], "k-", lw=1, label=f"mean field at depth {cfg.map_depth}")
+    ax2.plot(g_map, a["q_infinity"], "r--", lw=1, label="q^∞(g), eq. 49")
+    ax2.axvline(1.0, color="gray", ls=":", label="g_c = 1")
+    ax2.set_xlabel("gain g")
+    ax2.set_ylabel("population variance q")
+    ax2.set_title("Fig. 8 right (q¹ = 1)", fontsize=9)
+    ax2.legend(fontsize=7)
+    for j, q in enumerate(inputs):
+        sel = a["jac_inputs"] == q
+        g = a["jac_gains"][sel]
+        sim = a["mean_sq_predicted"][sel] * np.exp(a["log_ratio"][:, sel].mean(0))
+        ax3.plot(g, a["mean_sq_predicted"][sel], "-", color=f"C{j}", lw=1)
+        ax3.plot(g, sim, "o", color=f"C{j}", ms=4, label=f"q¹ = {q:g}")
+    ax3.plot([], [], "k-", lw=1, label="mean field Π χ(q^l)")
+    ax3.set_yscale("log")
+    ax3.set_xlabel("gain g")
+    ax3.set_ylabel("tr(JJᵀ)/N (mean squared singular value)")
+    ax3.set_title(f"end-to-end Jacobian, {cfg.depth} layers", fontsize=9)
+    ax3.legend(fontsize=7)
+    paper_title(fig2, "deep_linear_edge_of_chaos", f"{SAXE}, Fig. 8 and the Jacobian's mean squared singular value")
+    fig2.tight_layout()
+    return {"jacobian_spectra": fig, "variance_map_and_gain": fig2}

@@ -13,7 +13,14 @@ import numpy as np
 from experiments.contract import require, setting
 from theory import deep_linear as th
 
-__all__ = ["ModesConfig", "LearningTimeConfig", "SemanticConfig", "PhasePortraitConfig", "GeneralInitConfig"]
+__all__ = [
+    "ModesConfig",
+    "LearningTimeConfig",
+    "SemanticConfig",
+    "PhasePortraitConfig",
+    "GeneralInitConfig",
+    "EdgeOfChaosConfig",
+]
 
 
 def _require_stable(lr: float, singular_values, depths) -> None:
@@ -274,4 +281,47 @@ class GeneralInitConfig:
         require(
             0 < self.lr < 1.0 / f_max,
             f"lr must satisfy 0 < lr < {1.0 / f_max:.4g} (stability: η · 2f < 2, f = √(s_max² + λ²/4)); got {self.lr}",
+        )
+
+
+@dataclass(frozen=True)
+class EdgeOfChaosConfig:
+    width: int = setting(
+        500,
+        "neurons per layer N (Saxe et al. Figs. 7–8: 1000; quick: 500, 8× cheaper Jacobian products)",
+        full=1000,
+        ge=2,
+    )
+    depth: int = setting(100, "layers N_l of the Jacobian run (Fig. 7: 100)", ge=2)
+    gains: tuple = setting(
+        (0.9, 0.95, 1.0, 1.05, 1.1),
+        "gains g of the Jacobian run, around the mean-field critical gain g_c = 1 (Fig. 7 names g < 1, g = 1, g > 1 "
+        "and g = 1.1; its other panel values are not in the text)",
+        gt=0,
+    )
+    input_variances: tuple = setting(
+        (0.2, 1.0, 4.0), "input population variances q¹ of the Jacobian run (Fig. 7; 4 is 'far beyond 1')", gt=0
+    )
+    seeds: int = setting(
+        8, "random networks (and inputs) per setting, for the seed spread of the checks (full: 16)", full=16, ge=2
+    )
+    probes: int = setting(16, "random tangent vectors for the Hutchinson estimate of tr(JJᵀ)/N", ge=1)
+    map_depth: int = setting(30, "depth of the variance-map run (Fig. 8: 30; q^∞ = mean of the last 5 layers)", ge=6)
+    map_gains: tuple = setting(
+        tuple(float(g) for g in np.round(np.linspace(0.5, 2.0, 16), 3)),
+        "gains of the variance-map run (Fig. 8 right: q^∞ against g)",
+        gt=0,
+    )
+    map_inputs: tuple = setting(
+        tuple(float(q) for q in np.round(np.linspace(0.25, 4.0, 16), 3)),
+        "input variances q_in of the one-layer map q_in → q_out at g = 1 (Fig. 8 left)",
+        gt=0,
+    )
+
+    def validate(self):
+        below = [g for g in self.gains if g < 1.0]
+        above = [g for g in self.gains if g > 1.0]
+        require(
+            bool(below) and bool(above),
+            f"gains must include values below and above the critical gain 1; got {self.gains}",
         )
