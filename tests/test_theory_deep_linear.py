@@ -434,6 +434,57 @@ def test_tanh_fixed_point_and_critical_gain():
     assert th.TANH_CRITICAL_GAIN == 1.0
 
 
+@pytest.mark.parametrize("depth", [1, 2, 4, 7])
+def test_end_to_end_flow_of_a_balanced_network_p15(depth):
+    """P15: the chain rule over a balanced (not decoupled) deep net equals Arora et al.'s fractional-power formula,
+    and u_rᵀẆ_e v_r equals the singular-value velocity −D(σ_r²)^(1−1/D)⟨∇L, u_r v_rᵀ⟩ (both to 1e-10)."""
+    rng = np.random.default_rng(depth)
+    n = 5
+    sig = rng.uniform(0.3, 2.0, n)
+    bases = [np.linalg.qr(rng.normal(size=(n, n)))[0] for _ in range(depth + 1)]
+    layers = [(bases[j + 1] * sig ** (1 / depth)) @ bases[j].T for j in range(depth)]  # W_{j+1}ᵀW_{j+1} = W_jW_jᵀ
+    for j in range(depth - 1):
+        np.testing.assert_allclose(layers[j + 1].T @ layers[j + 1], layers[j] @ layers[j].T, atol=1e-12)
+    sigma_yx = rng.normal(size=(n, n))
+
+    def product(ws):
+        out = np.eye(n)
+        for w in ws:
+            out = w @ out
+        return out
+
+    w_e = product(layers)
+    grad_e = w_e - sigma_yx  # ∇L of ½‖Σyx − W_e‖² (whitened inputs)
+    chain = np.zeros((n, n))
+    for j in range(depth):  # Ẇ_j = −(W_D⋯W_{j+1})ᵀ ∇L (W_{j−1}⋯W_1)ᵀ, then dW_e = Σ_j W_D⋯W_{j+1} Ẇ_j W_{j−1}⋯W_1
+        above, below = product(layers[j + 1 :]), product(layers[:j])
+        chain += above @ (-above.T @ grad_e @ below.T) @ below
+    np.testing.assert_allclose(th.end_to_end_velocity(w_e, grad_e, depth=depth), chain, atol=1e-10)
+    s, s_dot = th.singular_value_velocity(w_e, grad_e, depth=depth)
+    u, _, vt = np.linalg.svd(w_e)
+    np.testing.assert_allclose(s_dot, np.einsum("ir,ij,rj->r", u, chain, vt), atol=1e-10)
+    if depth > 1:  # the exponent is on σ²: σ^(1−1/D) instead would be off
+        wrong = -depth * np.asarray(s) ** (1 - 1 / depth) * np.einsum("ir,ij,rj->r", u, grad_e, vt)
+        assert np.max(np.abs(wrong - s_dot)) > 1e-3
+
+
+def test_float32_deviation_is_within_the_recommended_rtol_p18():
+    """P18: the P2 run (balanced decoupled start, u0 = 1e-6, η = 1e-3, 6·10⁴ steps) in float32 stays within 1e-3·s of
+    float64 (the rtol the notes recommend for float32 comparisons; they measured ≤ 3.2e-4·s), and does differ."""
+    from toymodels import deep_linear as dl
+
+    s = np.array([3.0, 1.5, 0.75])
+    runs = {}
+    for dtype in (jnp.float32, jnp.float64):
+        task = dl.synthetic_task(jax.random.key(11), s, 3, 3, dtype=dtype)
+        params = dl.init_params(
+            jax.random.key(12), (3, 3, 3), "decoupled", task=task, initial_strength=1e-6, dtype=dtype
+        )
+        runs[dtype] = np.asarray(dl.train(params, task, 1e-3, steps=60_000, n_records=600).records["modes"], float)
+    gap = np.max(np.abs(runs[jnp.float32] - runs[jnp.float64]) / s)
+    assert 1e-7 < gap <= 1e-3, gap
+
+
 @pytest.mark.parametrize(
     "call, word",
     [

@@ -66,6 +66,8 @@ __all__ = [
     "balance",
     "TwoLayerSolution",
     "two_layer_solution",
+    "end_to_end_velocity",
+    "singular_value_velocity",
     "TANH_CRITICAL_GAIN",
     "tanh_variance_map",
     "tanh_variance_trajectory",
@@ -853,6 +855,52 @@ def two_layer_solution(
     index = jnp.clip(jnp.floor(t / chunk).astype(jnp.int32), 0, n_chunks)
     xs = jax.vmap(propagate)(starts[index], t - index * chunk)
     return TwoLayerSolution(xs[:, n1:, :n1], xs[:, :n1, :n1], xs[:, n1:, n1:], lam)
+
+
+# ----------------------------------------------------------------------------------------------
+# end-to-end dynamics of balanced deep networks (Arora, Cohen & Hazan 2018; Arora, Cohen, Hu & Luo 2019)
+# ----------------------------------------------------------------------------------------------
+def _psd_power(m, power):
+    """m^power for a symmetric positive semi-definite matrix (eigenvalues clipped at 0)."""
+    lam, v = jnp.linalg.eigh(m)
+    return (v * jnp.maximum(lam, 0.0) ** power) @ v.T
+
+
+def end_to_end_velocity(w_e, gradient, *, depth: int):
+    r"""dW_e/dt of a balanced depth-D linear network under gradient flow, from W_e alone (Arora et al. 2018, Thm. 1).
+
+    If W_{j+1}ᵀW_{j+1} = W_jW_jᵀ at the start (balanced; the flow keeps the differences, §1.6), then
+    :math:`\dot W_e = -\sum_{j=1}^{D}(W_eW_e^T)^{(j-1)/D}\,\nabla L(W_e)\,(W_e^TW_e)^{(D-j)/D}` for the end-to-end
+    map W_e = W_D⋯W_1 (t = η·step; for the whitened task ∇L(W_e) = W_e − Σyx, docs/families/deep_linear.md §6.4).
+
+    Args:
+        w_e: (N3, N1) end-to-end map.
+        gradient: (N3, N1) ∇L at W_e.
+        depth: number of weight matrices D ≥ 1.
+    """
+    depth = int(check_int(depth, "depth", minimum=1))
+    w_e = as_float(w_e, "w_e")
+    gradient = as_float(gradient, "gradient")
+    check_shape(gradient, "gradient", w_e.shape)
+    left, right = w_e @ w_e.T, w_e.T @ w_e
+    terms = [
+        _psd_power(left, (j - 1) / depth) @ gradient @ _psd_power(right, (depth - j) / depth)
+        for j in range(1, depth + 1)
+    ]
+    return -sum(terms)
+
+
+def singular_value_velocity(w_e, gradient, *, depth: int):
+    r"""dσ_r/dt of the end-to-end map's singular values (Arora, Cohen, Hu & Luo 2019, Thm. 3):
+    :math:`\dot\sigma_r = -D\,(\sigma_r^2)^{1-1/D}\,\langle\nabla L(W_e), u_rv_r^T\rangle`. The exponent is on σ², not
+    σ; for the Saxe task (∇L = W_e − Σyx, aligned) it is eq. 15 again. Returns (σ, σ̇) in descending order of σ."""
+    depth = int(check_int(depth, "depth", minimum=1))
+    w_e = as_float(w_e, "w_e")
+    gradient = as_float(gradient, "gradient")
+    check_shape(gradient, "gradient", w_e.shape)
+    u, sig, vt = jnp.linalg.svd(w_e, full_matrices=False)
+    proj = jnp.einsum("ir,ij,rj->r", u, gradient, vt)
+    return sig, -depth * (sig**2) ** (1.0 - 1.0 / depth) * proj
 
 
 # ----------------------------------------------------------------------------------------------
