@@ -485,6 +485,22 @@ def test_float32_deviation_is_within_the_recommended_rtol_p18():
     assert 1e-7 < gap <= 1e-3, gap
 
 
+def test_plateau_linearisation_is_the_linearised_gd_recursion_p16():
+    rng = np.random.default_rng(3)
+    w1, w2, beta = 1e-3 * rng.normal(size=(6, 5)), 1e-3 * rng.normal(size=6), rng.normal(size=5)
+    lr, n = 0.05, 300
+    got_w1, got_w2 = th.plateau_two_layer_trajectory(n, w1, w2, beta, lr)
+    a, b = w1.copy(), w2.copy()
+    for k in range(n):  # GD with the error frozen at β (the plateau)
+        a, b = a + lr * np.outer(b, beta), b + lr * a @ beta
+        if k in (0, 99, n - 1):
+            np.testing.assert_allclose(got_w1[k + 1], a, rtol=1e-10, atol=1e-18)
+            np.testing.assert_allclose(got_w2[k + 1], b, rtol=1e-10, atol=1e-18)
+    # scale-free: σ × the draw gives σ × the trajectory
+    s1, _ = th.plateau_two_layer_trajectory(n, 10 * w1, 10 * w2, beta, lr)
+    np.testing.assert_allclose(s1, 10 * got_w1, rtol=1e-12)
+
+
 @pytest.mark.parametrize(
     "call, word",
     [
@@ -509,6 +525,8 @@ def test_float32_deviation_is_within_the_recommended_rtol_p18():
         (lambda: th.two_layer_solution(1.0, np.eye(3), np.eye(3), 2 * np.eye(3) + 0.1 * np.ones((3, 3))), "balanced"),
         (lambda: th.two_layer_solution(1.0, np.eye(3), np.eye(2, 3), np.eye(3)), "w2"),
         (lambda: th.tanh_variance_map(-0.1, 1.0), "q"),
+        (lambda: th.plateau_two_layer_trajectory(5, np.ones((2, 3)), np.ones(2), np.ones(3), 1.0), "learning_rate"),
+        (lambda: th.plateau_two_layer_trajectory(5, np.ones((2, 3)), np.ones(3), np.ones(3), 0.1), "w2"),
         (lambda: th.tanh_variance_trajectory(1.0, 0.0, 10), "gain"),
         (lambda: th.tanh_variance_trajectory(1.0, 1.0, 0), "depth"),
     ],

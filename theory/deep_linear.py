@@ -66,6 +66,7 @@ __all__ = [
     "balance",
     "TwoLayerSolution",
     "two_layer_solution",
+    "plateau_two_layer_trajectory",
     "end_to_end_velocity",
     "singular_value_velocity",
     "TANH_CRITICAL_GAIN",
@@ -855,6 +856,51 @@ def two_layer_solution(
     index = jnp.clip(jnp.floor(t / chunk).astype(jnp.int32), 0, n_chunks)
     xs = jax.vmap(propagate)(starts[index], t - index * chunk)
     return TwoLayerSolution(xs[:, n1:, :n1], xs[:, :n1, :n1], xs[:, n1:, n1:], lam)
+
+
+def plateau_two_layer_trajectory(n_steps: int, w1, w2, beta, learning_rate):
+    r"""GD of a scalar-output two-layer net f(x) = w2ᵀW1x on whitened inputs, linearised on the plateau (P16).
+
+    While the output is still small (W1ᵀw2 ≪ β) the error is β, so GD with step η on ½‖β − W1ᵀw2‖² reads
+    W1′ = W1 + η w2 βᵀ, w2′ = w2 + η W1 β. Only W1's column along β̂ = β/s moves: with a = W1β̂,
+    :math:`a_n \pm w_{2,n} = (1 \pm \eta s)^n (a_0 \pm w_{2,0})` and :math:`W_{1,n} = W_{1,0}(I - \hat\beta\hat\beta^T)
+    + a_n\hat\beta^T`. The growing β̂ direction overtakes the frozen rest after a number of steps that does not
+    depend on the initial scale (a common factor of a0, w2,0 and W1,0), which is silent alignment (Atanasov, Bordelon &
+    Pehlevan 2022; docs/families/deep_linear.md §6.3). Exact for the linearised recursion; the neglected term is
+    O(|W1ᵀw2|/s) relative.
+
+    Args:
+        n_steps: steps to return (n = 0 … n_steps).
+        w1: (N2, N1) first layer at the start.
+        w2: (N2,) second layer (the read-out row) at the start.
+        beta: (N1,) target map (Σyx of the scalar task), s = ‖β‖ > 0.
+        learning_rate: η with η s < 1.
+
+    Returns:
+        (W1_n of shape (n_steps + 1, N2, N1), w2_n of shape (n_steps + 1, N2)).
+    """
+    n_steps = int(check_int(n_steps, "n_steps", minimum=0))
+    w1 = as_float(w1, "w1")
+    w2 = as_float(w2, "w2")
+    beta = as_float(beta, "beta")
+    check_shape(w2, "w2", (w1.shape[0],))
+    check_shape(beta, "beta", (w1.shape[1],))
+    s = jnp.linalg.norm(beta)
+    lr = as_float(learning_rate, "learning_rate")
+    check_range(lr, "learning_rate", low=0.0, low_inclusive=False)
+    cs, cl = concrete(s), concrete(lr)
+    if cs is not None and (float(cs) == 0 or (cl is not None and float(cl * cs) >= 1)):
+        raise ParameterError(
+            f"learning_rate * |beta| must be in (0, 1); got |beta| = {float(cs):.4g}, lr = {float(cl):.4g}"
+        )
+    b_hat = beta / s
+    a0 = w1 @ b_hat
+    n = jnp.arange(n_steps + 1, dtype=w1.dtype)[:, None]
+    plus = (1.0 + lr * s) ** n * (a0 + w2)
+    minus = (1.0 - lr * s) ** n * (a0 - w2)
+    a, w2_n = 0.5 * (plus + minus), 0.5 * (plus - minus)
+    frozen = w1 - jnp.outer(a0, b_hat)
+    return frozen[None] + a[:, :, None] * b_hat[None, None, :], w2_n
 
 
 # ----------------------------------------------------------------------------------------------

@@ -282,7 +282,27 @@ def general_init(a: dict, cfg) -> dict:
     ax2.set_title("movement of the NTK K (rich: ≈ 1, lazy: ≪ 1)", fontsize=9)
     ax2.legend(fontsize=7)
     fig2.tight_layout()
-    return {"mode_strengths": fig, "errors_and_representation": fig2}
+    fig3, (bx1, bx2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    steps = np.arange(a["align_loss"].shape[1])
+    for i, sc in enumerate(a["align_scales"]):
+        c = f"C{i}"
+        bx1.plot(steps, a["align_cos2_sim"][i], color=c, lw=2.5, alpha=0.6, label=f"σ = {sc:g}")
+        bx1.plot(steps, a["align_cos2_plateau"][i], "k--", lw=0.8)
+        bx2.plot(steps, a["align_loss"][i] / a["align_loss"][i, 0], color=c, label=f"σ = {sc:g}")
+        bx2.axvline(a["align_n_align"][i], color=c, ls=":", lw=1)
+    bx1.plot([], [], "k--", lw=0.8, label="plateau linearisation")
+    bx1.axhline(0.99, color="gray", lw=0.6)
+    bx1.set_xlabel("GD step")
+    bx1.set_ylabel("cos²(top eigenvector of W1ᵀW1, β̂)")
+    bx1.set_title("alignment of the NTK with the task", fontsize=9)
+    bx1.legend(fontsize=7)
+    bx2.set_xlabel("GD step")
+    bx2.set_ylabel("loss / initial loss")
+    bx2.set_title("loss; dotted: alignment step (cos² > 0.99)", fontsize=9)
+    bx2.legend(fontsize=7)
+    paper_title(fig3, "deep_linear_general_init", "silent alignment, Atanasov, Bordelon & Pehlevan 2022")
+    fig3.tight_layout()
+    return {"mode_strengths": fig, "errors_and_representation": fig2, "silent_alignment": fig3}
 
 
 def edge_of_chaos(a: dict, cfg) -> dict:

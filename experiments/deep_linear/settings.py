@@ -265,7 +265,28 @@ class GeneralInitConfig:
         gt=0,
     )
 
+    align_width: int = setting(50, "input and hidden width of the scalar-output silent-alignment run (P16: 50)", ge=2)
+    align_target: float = setting(1.0, "norm s of the scalar task's target map β (P16: 1)", gt=0)
+    align_lr: float = setting(1e-2, "GD step of the silent-alignment run (P16: 1e-2)", gt=0)
+    align_scales: tuple = setting(
+        (1e-2, 1e-3, 1e-4),
+        "initial scales σ of the silent-alignment run: one Gaussian draw times σ (P16: 1e-2, 1e-3, 1e-4); the checks "
+        "use the scales ≤ 1e-3, where the plateau linearisation holds",
+        gt=0,
+    )
+    align_steps: int = setting(
+        900, "GD steps of the silent-alignment run (past the half-loss time of the smallest σ)", ge=2
+    )
+
     def validate(self):
+        require(
+            0 < self.align_lr * self.align_target < 1,
+            f"align_lr must satisfy 0 < align_lr * align_target < 1 (stability); got {self.align_lr}",
+        )
+        require(
+            sum(sc <= 1e-3 for sc in self.align_scales) >= 2,
+            f"align_scales must include at least two scales <= 1e-3; got {self.align_scales}",
+        )
         r = min(self.n_in, self.n_out)
         require(
             len(self.singular_values) == r,
