@@ -501,6 +501,23 @@ def test_plateau_linearisation_is_the_linearised_gd_recursion_p16():
     np.testing.assert_allclose(s1, 10 * got_w1, rtol=1e-12)
 
 
+def test_gaussian_product_moments_p12():
+    """Wick's-theorem moments of products of scaled Gaussian layers: Wishart 2 + 1/n at D = 1, Fuss–Catalan D + 1 as
+    n → ∞, and a Monte Carlo estimate at small width (4 standard errors)."""
+    from toymodels import deep_linear as dl
+
+    assert th.gaussian_product_moments((8, 8)) == (1.0, 2.0 + 1 / 8)
+    for d in (1, 2, 5, 10):
+        m2, m4 = th.gaussian_product_moments((10**6,) * (d + 1))
+        assert m2 == pytest.approx(1.0) and m4 == pytest.approx(d + 1, rel=1e-4)
+    widths = (8, 8, 8, 8)
+    keys = jax.random.split(jax.random.key(0), 20_000)
+    w = jax.vmap(lambda k: dl.end_to_end(dl.init_params(k, widths, "scaled_gaussian")))(keys)
+    sq = np.linalg.svd(np.asarray(w), compute_uv=False) ** 2
+    m4 = (sq**2).mean(axis=1)
+    assert abs(m4.mean() - th.gaussian_product_moments(widths)[1]) < 4 * m4.std() / np.sqrt(len(m4))
+
+
 @pytest.mark.parametrize(
     "call, word",
     [
@@ -525,6 +542,7 @@ def test_plateau_linearisation_is_the_linearised_gd_recursion_p16():
         (lambda: th.two_layer_solution(1.0, np.eye(3), np.eye(3), 2 * np.eye(3) + 0.1 * np.ones((3, 3))), "balanced"),
         (lambda: th.two_layer_solution(1.0, np.eye(3), np.eye(2, 3), np.eye(3)), "w2"),
         (lambda: th.tanh_variance_map(-0.1, 1.0), "q"),
+        (lambda: th.gaussian_product_moments((8,)), "widths"),
         (lambda: th.plateau_two_layer_trajectory(5, np.ones((2, 3)), np.ones(2), np.ones(3), 1.0), "learning_rate"),
         (lambda: th.plateau_two_layer_trajectory(5, np.ones((2, 3)), np.ones(3), np.ones(3), 0.1), "w2"),
         (lambda: th.tanh_variance_trajectory(1.0, 0.0, 10), "gain"),

@@ -67,6 +67,7 @@ __all__ = [
     "TwoLayerSolution",
     "two_layer_solution",
     "plateau_two_layer_trajectory",
+    "gaussian_product_moments",
     "end_to_end_velocity",
     "singular_value_velocity",
     "TANH_CRITICAL_GAIN",
@@ -901,6 +902,35 @@ def plateau_two_layer_trajectory(n_steps: int, w1, w2, beta, learning_rate):
     a, w2_n = 0.5 * (plus + minus), 0.5 * (plus - minus)
     frozen = w1 - jnp.outer(a0, b_hat)
     return frozen[None] + a[:, :, None] * b_hat[None, None, :], w2_n
+
+
+def gaussian_product_moments(widths) -> tuple[float, float]:
+    r"""Exact E[mean σ²] and E[mean σ⁴] of the singular values of W_D⋯W_1 for scaled Gaussian layers (paper §3, Fig. 6B).
+
+    Layer k is an n_k × n_{k−1} matrix of i.i.d. N(0, 1/n_{k−1}) entries (the paper's norm-preserving scaling,
+    std 1/√N). With M_k = W_k⋯W_1(W_k⋯W_1)ᵀ and p = n_{k−1}, m = n_k, Wick's theorem gives the closed recursion
+    E tr M_k = (m/p) E tr M_{k−1},
+    E tr M_k² = [m E(tr M_{k−1})² + (m + m²) E tr M_{k−1}²]/p²,
+    E(tr M_k)² = (m/p)² E(tr M_{k−1})² + 2m E tr M_{k−1}²/p², from M_0 = I. Hence E[mean σ²] = 1 at every depth
+    (norms are preserved on average) while for square layers E[mean σ⁴] = D + 1 + O(D²/n): the Fuss–Catalan
+    second moment, the heavy tail that grows with depth (for orthogonal layers it stays 1).
+
+    Args:
+        widths: (n_0, …, n_D), at least two entries.
+
+    Returns:
+        (E[(1/n_D) tr M_D], E[(1/n_D) tr M_D²]) as floats: the mean of σ² and σ⁴ over the n_D output directions,
+        which is the mean over the singular values when n_D ≤ every other width.
+    """
+    widths = [int(w) for w in check_int(list(widths), "widths", minimum=1)]
+    if len(widths) < 2:
+        raise ParameterError(f"widths must list at least input and output sizes (>= 2 entries); got {widths}")
+    n0 = float(widths[0])
+    t1, t2, sq = n0, n0, n0 * n0
+    for p, m in zip(widths[:-1], widths[1:], strict=True):
+        p, m = float(p), float(m)
+        t1, t2, sq = m * t1 / p, (m * sq + (m + m * m) * t2) / p**2, (m / p) ** 2 * sq + 2 * m * t2 / p**2
+    return t1 / widths[-1], t2 / widths[-1]
 
 
 # ----------------------------------------------------------------------------------------------
