@@ -308,8 +308,8 @@ class GeneralInitConfig:
 @dataclass(frozen=True)
 class EdgeOfChaosConfig:
     width: int = setting(
-        500,
-        "neurons per layer N (Saxe et al. Figs. 7–8: 1000; quick: 500, 8× cheaper Jacobian products)",
+        400,
+        "neurons per layer N (Saxe et al. Figs. 7–8: 1000; quick: 400, 16× cheaper Jacobian products; tolerances scale as depth/N)",
         full=1000,
         ge=2,
     )
