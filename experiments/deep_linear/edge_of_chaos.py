@@ -11,6 +11,7 @@ the singular values stays O(1) near g_c, more robustly just above it than just b
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from experiments.contract import Check, Result, RunContext, register
@@ -24,42 +25,43 @@ __all__ = ["run_edge_of_chaos"]
 ISOMETRY_RANGE = (0.1, 10.0)  # "a range that remains O(1)": within a decade either side of 1
 
 
-def _inputs(key, n: int, variances: np.ndarray) -> np.ndarray:
+def _inputs(key, n: int, variances) -> jax.Array:
     """One Gaussian input per config with population variance q¹ exactly (the direction is random)."""
-    z = np.asarray(jax.random.normal(key, (n,)))
-    z = z / np.sqrt(np.mean(z**2))
-    return z[None, :] * np.sqrt(np.asarray(variances))[:, None]
+    z = jax.random.normal(key, (n,))
+    z = z / jnp.sqrt(jnp.mean(z**2))
+    return z[None, :] * jnp.sqrt(jnp.asarray(variances))[:, None]
+
+
+def _networks(key, seeds: int, n: int, variances, gains, **kw):
+    """``seeds`` random networks (each with its own input direction), vmapped: fields with a leading seed axis."""
+
+    def one(k):
+        kn, kx = jax.random.split(k)
+        return dl.tanh_orthogonal_propagation(kn, _inputs(kx, n, variances), gains, **kw)
+
+    return jax.vmap(one)(jax.random.split(key, seeds))
 
 
 def simulate(cfg: EdgeOfChaosConfig, key, ctx: RunContext) -> dict:
     k_jac, k_map, k_one = jax.random.split(key, 3)
     g_grid, q_grid = (a.ravel() for a in np.meshgrid(cfg.gains, cfg.input_variances, indexing="ij"))
     ctx.log(f"  Jacobians: {len(g_grid)} (g, q¹) × {cfg.seeds} networks, N = {cfg.width}, depth {cfg.depth}")
-    log_ratio, spectra = [], None
     pred = np.asarray(th.tanh_jacobian_mean_squared(q_grid, g_grid, cfg.depth))
-    for s in range(cfg.seeds):
-        kn, kx = jax.random.split(jax.random.fold_in(k_jac, s))
-        x1 = _inputs(kx, cfg.width, q_grid)
-        res = dl.tanh_orthogonal_propagation(kn, x1, g_grid, depth=cfg.depth, probes=cfg.probes, jacobian=s == 0)
-        log_ratio.append(np.log(np.asarray(res.mean_sq_singular) / pred))
-        if s == 0:
-            spectra = np.linalg.svd(np.asarray(res.jacobian), compute_uv=False)
-            q_jac = np.asarray(res.q)
+    res = _networks(k_jac, cfg.seeds, cfg.width, q_grid, g_grid, depth=cfg.depth, probes=cfg.probes)
+    log_ratio = np.log(np.asarray(res.mean_sq_singular) / pred)
+    # the first network again, with its full Jacobian (same key, so the same weights and input)
+    kn, kx = jax.random.split(jax.random.split(k_jac, cfg.seeds)[0])
+    first = dl.tanh_orthogonal_propagation(kn, _inputs(kx, cfg.width, q_grid), g_grid, depth=cfg.depth, jacobian=True)
+    spectra = np.linalg.svd(np.asarray(first.jacobian), compute_uv=False)
+    q_jac = np.asarray(first.q)
     ctx.log(f"  variance map: {len(cfg.map_gains)} gains × {cfg.seeds} networks, depth {cfg.map_depth}")
-    q_tail = []
-    for s in range(cfg.seeds):
-        kn, kx = jax.random.split(jax.random.fold_in(k_map, s))
-        x1 = _inputs(kx, cfg.width, np.ones(len(cfg.map_gains)))
-        res = dl.tanh_orthogonal_propagation(kn, x1, np.asarray(cfg.map_gains), depth=cfg.map_depth)
-        q_tail.append(np.mean(np.asarray(res.q)[:, -5:], axis=1))
-    q_theory = np.asarray(th.tanh_variance_trajectory(1.0, np.asarray(cfg.map_gains), cfg.map_depth))
-    # one layer at g = 1 (Fig. 8 left): q_out over many inputs of each q_in, one network per seed
+    gains = np.asarray(cfg.map_gains, float)
+    res = _networks(k_map, cfg.seeds, cfg.width, np.ones(len(gains)), gains, depth=cfg.map_depth)
+    q_tail = np.mean(np.asarray(res.q)[:, :, -5:], axis=-1)
+    q_theory = np.asarray(th.tanh_variance_trajectory(1.0, gains, cfg.map_depth))
+    # one layer at g = 1 (Fig. 8 left): q_out for each q_in, one network per seed
     q_in = np.asarray(cfg.map_inputs)
-    q_out = []
-    for s in range(cfg.seeds):
-        kn, kx = jax.random.split(jax.random.fold_in(k_one, s))
-        res = dl.tanh_orthogonal_propagation(kn, _inputs(kx, cfg.width, q_in), np.ones(len(q_in)), depth=2)
-        q_out.append(np.asarray(res.q)[:, 1])
+    q_out = np.asarray(_networks(k_one, cfg.seeds, cfg.width, q_in, np.ones(len(q_in)), depth=2).q)[:, :, 1]
     return {
         "jac_gains": g_grid,
         "jac_inputs": q_grid,
