@@ -552,3 +552,17 @@ def test_gaussian_product_moments_p12():
 def test_bad_input_names_parameter(call, word):
     with pytest.raises(ParameterError, match=word):
         call()
+
+
+def test_discrete_recursion_beyond_the_stability_bound_only_when_asked():
+    """Above η = 2/(D s^(2−2/D)) the recursion still holds (2-cycles around s); it is refused unless allow_unstable."""
+    s, u0, depth = 1.0, 0.5, 2
+    lr = 1.05 * float(th.max_stable_learning_rate(s, depth))
+    with pytest.raises(ParameterError, match="stability bound"):
+        th.discrete_mode_trajectory(50, s, u0, lr, depth=depth)
+    u = np.asarray(th.discrete_mode_trajectory(400, s, u0, lr, depth=depth, allow_unstable=True))
+    a = np.sqrt(u0)
+    for _ in range(400):  # the scalar map a ← a + η a (s − a²), by hand
+        a = a + lr * a * (s - a * a)
+    np.testing.assert_allclose(u[-1], a * a, rtol=1e-12)
+    assert abs(u[-1] - u[-2]) > 1e-3 and abs(u[-1] - u[-3]) < 1e-9  # a 2-cycle, not convergence

@@ -514,7 +514,7 @@ def unbalanced_discrete_trajectory(
 # ----------------------------------------------------------------------------------------------
 # discrete-time (exact) single-mode dynamics
 # ----------------------------------------------------------------------------------------------
-def _discrete_args(singular_value, initial_strength, learning_rate, depth):
+def _discrete_args(singular_value, initial_strength, learning_rate, depth, check_stable=True):
     s = as_float(singular_value, "singular_value")
     u0 = as_float(initial_strength, "initial_strength")
     lr = as_float(learning_rate, "learning_rate")
@@ -523,7 +523,7 @@ def _discrete_args(singular_value, initial_strength, learning_rate, depth):
     check_range(lr, "learning_rate", low=0.0, low_inclusive=False)
     n = _check_depth(depth).astype(s.dtype)
     cs, cl, cn = concrete(s), concrete(lr), concrete(n)
-    if cs is not None and cl is not None and cn is not None:
+    if check_stable and cs is not None and cl is not None and cn is not None:
         bound = 2.0 / (cn * cs ** (2.0 - 2.0 / cn))
         if np.any(cl >= bound):
             raise ParameterError(
@@ -540,7 +540,14 @@ def _discrete_step(a, s, lr, n):
 
 
 def discrete_mode_trajectory(
-    n_steps: int, singular_value, initial_strength, learning_rate, *, depth=2, record_every: int = 1
+    n_steps: int,
+    singular_value,
+    initial_strength,
+    learning_rate,
+    *,
+    depth=2,
+    record_every: int = 1,
+    allow_unstable: bool = False,
 ):
     r"""Exact discrete-time trajectory of one balanced, decoupled mode under GD (docs/families/deep_linear.md §6.5).
 
@@ -548,12 +555,16 @@ def discrete_mode_trajectory(
     for D = 2 this is :math:`u_{n+1}=u_n(1+\eta(s-u_n))^2`. Full-matrix GD from a balanced decoupled
     initialisation reproduces it to rounding error (docs/families/deep_linear.md P1).
 
+    Rates at or above the stability bound 2/(D s^{2−2/D}) raise an error unless ``allow_unstable``: there the recursion
+    is still exact, but it ends on a 2-cycle or worse around s, or diverges (inf/nan), as the network does; for
+    comparisons with networks trained on a rate grid that crosses the bound.
+
     Returns:
         Array of shape (n_steps // record_every + 1, *broadcast_shape): u after 0, k, 2k, … steps.
     """
     n_steps = int(check_int(n_steps, "n_steps", minimum=0))
     record_every = int(check_int(record_every, "record_every", minimum=1))
-    s, u0, lr, n = _discrete_args(singular_value, initial_strength, learning_rate, depth)
+    s, u0, lr, n = _discrete_args(singular_value, initial_strength, learning_rate, depth, not allow_unstable)
     a0 = u0 ** (1.0 / n)
 
     def outer(a, _):

@@ -55,6 +55,12 @@ __all__ = [
     "example_job",
     "train",
     "tanh_orthogonal_propagation",
+    "pretrain_layerwise",
+    "Pretrained",
+    "TanhNetwork",
+    "TanhGradientDescent",
+    "tanh_orthogonal_params",
+    "train_tanh",
     "TanhPropagation",
 ]
 
@@ -504,3 +510,186 @@ def tanh_orthogonal_propagation(
     q = jnp.concatenate([jnp.mean(x1**2, axis=-1)[None], qs], axis=0).T
     msq = jnp.mean(jnp.sum(v**2, axis=-1), axis=-1) / n if probes else jnp.full((c,), jnp.nan, x1.dtype)
     return TanhPropagation(q, msq, jac if jacobian else None)
+
+
+class Pretrained(NamedTuple):
+    """Result of :func:`pretrain_layerwise`."""
+
+    params: tuple  # (W_1, …, W_D): W_1 … W_{D−1} pretrained encoders, W_D drawn i.i.d. N(0, scale²)
+    reconstruction_loss: jnp.ndarray  # (D−1,) each autoencoder's final loss ½ E‖h − W_dec W_enc h‖²
+    optimal_loss: jnp.ndarray  # (D−1,) its global minimum ½ Σ_{α > width} λ_α (PCA, Baldi & Hornik 1989)
+    zero_loss: jnp.ndarray  # (D−1,) its loss at W = 0, ½ tr C
+    learning_rates: jnp.ndarray  # (D−1,) the step used for each autoencoder, lr_factor / λ_max(C)
+    steps: int  # GD steps spent in pretraining, all layers together
+
+
+def pretrain_layerwise(
+    key: jax.Array,
+    sigma_xx,
+    widths,
+    *,
+    steps: int,
+    tolerance: float | None = None,
+    lr_factor: float = 0.5,
+    scale: float = 0.01,
+    dtype=None,
+) -> Pretrained:
+    r"""Greedy layer-wise linear-autoencoder pretraining (Saxe et al. 2014 §3 and App. F).
+
+    Hidden layer l = 1 … D−1 is the encoder of a two-layer linear autoencoder n_{l−1} → n_l → n_{l−1} trained by
+    full-batch GD for ``steps`` steps to reconstruct its own input, the output of the pretrained layers below it
+    (input correlation C_1 = Σxx, then C_{l+1} = W_l C_l W_lᵀ); y_pre = x makes Σyx,pre = Σxx,pre = C_l, so the
+    autoencoder performs PCA of C_l = QΛQᵀ and ends at W_l ≈ R M^{1/2} Q_{n_l}ᵀ with M → I (paper §3; App. E with
+    D = Λ: every principal mode follows τ u̇ = 2λ_α u(1 − u)). Encoder and decoder start i.i.d. N(0, ``scale``²)
+    (the paper's small random init, std 0.01) and step with η = ``lr_factor``/λ_max(C_l) (stable below 1/λ_max,
+    monotone below ½/λ_max). The output layer W_D (n_D × n_{D−1}) cannot be pretrained this way; the paper does not
+    say how it starts, and here it is drawn i.i.d. N(0, ``scale``²) like the small random initialisation.
+
+    Each autoencoder runs ``steps`` steps or, with ``tolerance`` = ε, stops at the first step where its loss is within
+    ε of its learnable loss above the optimum, L ≤ L* + ε(L(0) − L*) (the run is repeated to that step, so the result is
+    the same as a run of exactly that length); if it never gets there within ``steps`` an error names the layer.
+
+    ``sigma_xx``: the (N1, N1) input correlation; ``widths`` = (N1, n_1, …, n_{D−1}, N3), at least two layers.
+    """
+    widths = _check_widths(widths)
+    if len(widths) < 3:
+        raise ParameterError(f"widths must have at least one hidden layer (>= 3 entries); got {widths}")
+    steps = int(check_int(steps, "steps", minimum=1))
+    check_range(lr_factor, "lr_factor", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    if tolerance is not None:
+        check_range(tolerance, "tolerance", low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    check_range(scale, "scale", low=0.0, low_inclusive=False)
+    dtype = dtype or jnp.result_type(float)
+    c = jnp.asarray(as_float(sigma_xx, "sigma_xx"), dtype)
+    if c.shape != (widths[0], widths[0]):
+        raise ParameterError(f"sigma_xx must have shape ({widths[0]}, {widths[0]}); got {tuple(c.shape)}")
+    keys = jax.random.split(key, len(widths) - 1)
+    layers, rec, opt, zero, rates, used = [], [], [], [], [], []
+    for i in range(len(widths) - 2):  # one autoencoder per hidden layer (a few layers, each one jitted scan)
+        n_in, n_hid = widths[i], widths[i + 1]
+        c = 0.5 * (c + c.T)
+        lam = jnp.clip(jnp.linalg.eigvalsh(c)[::-1], 0.0)
+        lr = lr_factor / lam[0]
+        task = make_task(c, c, jnp.trace(c), dtype=dtype)
+        enc, dec = init_params(keys[i], (n_in, n_hid, n_in), "gaussian", scale=scale, dtype=dtype)
+        n_steps = steps
+        if tolerance is not None:
+            target = 0.5 * jnp.sum(lam[n_hid:]) + tolerance * 0.5 * jnp.sum(lam[:n_hid])
+            curve = np.asarray(train((enc, dec), task, lr, steps=steps).loss)
+            below = np.flatnonzero(curve <= float(target))
+            if below.size == 0:
+                raise ParameterError(
+                    f"steps ({steps}) is too few: autoencoder {i + 1} ends at loss {curve[-1]:.4g}, above the "
+                    f"tolerance target {float(target):.4g}; raise steps or tolerance"
+                )
+            n_steps = max(int(below[0]), 1)
+        res = train((enc, dec), task, lr, steps=n_steps, n_records=1)
+        enc = res.params[0]
+        used.append(n_steps)
+        layers.append(enc)
+        rec.append(res.loss[-1])
+        opt.append(0.5 * jnp.sum(lam[n_hid:]))
+        zero.append(0.5 * jnp.sum(lam))
+        rates.append(lr)
+        c = enc @ c @ enc.T
+    layers.append(scale * jax.random.normal(keys[-1], (widths[-1], widths[-2]), dtype))
+    stack = lambda xs: jnp.stack(xs)
+    return Pretrained(tuple(layers), stack(rec), stack(opt), stack(zero), stack(rates), int(sum(used)))
+
+
+class TanhNetwork(nnx.Module):
+    """The nonlinear network of Saxe et al. §4 (eq. 20) as a Flax module: x¹ = W_1 x, x^{l+1} = W_{l+1} tanh(x^l),
+    output y = W_out x^L (a linear readout of the last layer's pre-activations).
+
+    ``weights`` = (W_1, …, W_L, W_out) as given (the gain g is part of the weights: W_l = g·O_l for
+    :func:`tanh_orthogonal_params`).
+    """
+
+    def __init__(self, weights):
+        self.layers = nnx.List([nnx.Param(jnp.asarray(w)) for w in weights])
+
+    def __call__(self, x):
+        ws = [w[...] for w in self.layers]
+        h = x @ ws[0].T
+        for w in ws[1:-1]:
+            h = jnp.tanh(h) @ w.T
+        return h @ ws[-1].T
+
+
+def tanh_orthogonal_params(key: jax.Array, widths, gain: float, *, dtype=None) -> tuple:
+    """Weights of :class:`TanhNetwork` for widths (N_in, N, …, N, N_out): every hidden W_l (l ≥ 2) is g × Haar
+    orthogonal (the edge of chaos is g_c = 1 for tanh, App. G); the input layer W_1 and the readout are Haar
+    (semi-)orthogonal without the gain."""
+    widths = _check_widths(widths)
+    if len(widths) < 3:
+        raise ParameterError(f"widths must have at least one hidden layer (>= 3 entries); got {widths}")
+    check_range(gain, "gain", low=0.0, low_inclusive=False)
+    dtype = dtype or jnp.result_type(float)
+    orth = jax.nn.initializers.orthogonal()
+    keys = jax.random.split(key, len(widths) - 1)
+    shapes = [(widths[i + 1], widths[i]) for i in range(len(widths) - 1)]
+    ws = [orth(k, s, dtype) for k, s in zip(keys, shapes, strict=True)]
+    return tuple([ws[0]] + [gain * w for w in ws[1:-1]] + [ws[-1]])
+
+
+@dataclass(frozen=True)
+class TanhGradientDescent(Family):
+    """Full-batch GD of one :class:`TanhNetwork` on shared data ``(inputs (P, N_in), targets (P, N_out))``, loss
+    ½ mean_μ ‖y^μ − f(x^μ)‖² (the averaged convention). Per-model settings: ``params`` and ``lr``. Records ``loss``."""
+
+    widths: tuple
+    label = "deep tanh GD"
+
+    @cached_property
+    def graphdef(self):
+        shapes = [(self.widths[i + 1], self.widths[i]) for i in range(len(self.widths) - 1)]
+        return nnx.graphdef(nnx.eval_shape(lambda: TanhNetwork([jnp.zeros(sh) for sh in shapes])))
+
+    def loss(self, params, data):
+        x, y = data
+        pred = nnx.merge(self.graphdef, {"layers": dict(enumerate(params))})(x)
+        return 0.5 * jnp.mean(jnp.sum((y - pred) ** 2, axis=-1))
+
+    def init(self, key, setting, data):
+        params = tuple(setting["params"])
+        return {"params": params, "opt": optax.sgd(1.0).init(params)}
+
+    def step(self, state, setting, data):
+        grads = jax.grad(self.loss)(state["params"], data)
+        updates, opt = optax.sgd(setting["lr"]).update(grads, state["opt"], state["params"])
+        return {"params": optax.apply_updates(state["params"], updates), "opt": opt}, ()
+
+    def record(self, state, setting, data, block):
+        return {"loss": self.loss(state["params"], data)}
+
+
+def train_tanh(params, inputs, targets, learning_rate, *, steps: int, n_records: int | None = None, progress=False):
+    """Full-batch GD of :class:`TanhNetwork` s on the engine: ``params`` a tuple of weight matrices with a leading
+    batch axis (one network per entry; e.g. several gains, each repeated over a learning-rate grid), one learning rate
+    per network. One jitted ``lax.scan`` over steps, vmapped over networks.
+
+    Returns:
+        :class:`~toymodels.engine.Result` with ``loss`` (batch, R+1), ``steps`` (R+1,) from 0.
+    """
+    leaves = jax.tree.leaves(params)
+    if not leaves or any(np.ndim(w) != 3 for w in leaves):
+        raise ParameterError("params must be a tuple of weight matrices with a leading batch axis (batch, out, in)")
+    batch = leaves[0].shape[0]
+    x, y = jnp.asarray(inputs), jnp.asarray(targets)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
+        raise ParameterError(f"inputs and targets must be (P, N) matrices of one P; got {x.shape}, {y.shape}")
+    if leaves[0].shape[2] != x.shape[1] or leaves[-1].shape[1] != y.shape[1]:
+        raise ParameterError(
+            f"params map {leaves[0].shape[2]} → {leaves[-1].shape[1]}; the data needs {x.shape[1]} → {y.shape[1]}"
+        )
+    lr = _check_lr(learning_rate)
+    if lr.ndim != 1 or lr.shape[0] != batch:
+        raise ParameterError(f"learning_rate must have shape ({batch},), one per network; got {tuple(lr.shape)}")
+    steps = int(check_int(steps, "steps", minimum=1))
+    n_records = steps if n_records is None else int(check_int(n_records, "n_records", minimum=1, maximum=steps))
+    if steps % n_records:
+        raise ParameterError(f"steps ({steps}) must be a multiple of n_records ({n_records})")
+    settings = {"params": tuple(jnp.asarray(w) for w in leaves), "lr": lr}
+    widths = (leaves[0].shape[2],) + tuple(w.shape[1] for w in leaves)
+    job_ = Job(TanhGradientDescent(widths), settings, steps, n_records, shared=(x, y), record_initial=True)
+    return engine.train(job_, jax.random.key(0), group=None, progress=progress)
