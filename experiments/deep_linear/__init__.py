@@ -23,10 +23,17 @@ Registered experiments (see ``python -m experiments describe NAME`` for every se
   and the Jacobian's mean squared singular value against mean-field theory (critical gain 1), and the fraction of
   the Jacobian spectrum that stays O(1) just above and below it.
 
+* ``deep_linear_digits_depth``: Figs. 4 and 6A on scikit-learn's digits (whitened): learning time and fastest rate
+  against depth for decoupled, scaled Gaussian, random orthogonal and pretrained starts.
+
+* ``deep_linear_pretraining``: Fig. 5 on the raw digits: the consistency condition Q ≈ V, greedy layer-wise
+  autoencoder pretraining and the decoupled start it yields, and learning from pretrained vs small random weights.
+
 All numbers are in the averaged convention of :mod:`theory.deep_linear`; Saxe's summed-convention
 settings (λ, σ, u0) carry over unchanged through :func:`theory.deep_linear.from_summed_convention`.
 """
 
+from experiments.deep_linear.digits import run_digits_depth, run_pretraining
 from experiments.deep_linear.edge_of_chaos import run_edge_of_chaos
 from experiments.deep_linear.general_init import run_general_init
 from experiments.deep_linear.learning_time import run_learning_time
@@ -34,11 +41,13 @@ from experiments.deep_linear.modes import run_modes
 from experiments.deep_linear.phase_portrait import run_phase_portrait
 from experiments.deep_linear.semantic import run_semantic
 from experiments.deep_linear.settings import (
+    DigitsDepthConfig,
     EdgeOfChaosConfig,
     GeneralInitConfig,
     LearningTimeConfig,
     ModesConfig,
     PhasePortraitConfig,
+    PretrainingConfig,
     SemanticConfig,
 )
 
@@ -49,10 +58,14 @@ __all__ = [
     "PhasePortraitConfig",
     "GeneralInitConfig",
     "EdgeOfChaosConfig",
+    "DigitsDepthConfig",
+    "PretrainingConfig",
     "run_modes",
     "run_learning_time",
     "run_semantic",
     "run_phase_portrait",
     "run_general_init",
     "run_edge_of_chaos",
+    "run_digits_depth",
+    "run_pretraining",
 ]

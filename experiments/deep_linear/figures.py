@@ -10,7 +10,16 @@ import numpy as np
 
 from experiments.style import paper_title, pyplot
 
-__all__ = ["modes", "learning_time", "semantic", "phase_portrait", "general_init", "edge_of_chaos"]
+__all__ = [
+    "modes",
+    "learning_time",
+    "semantic",
+    "phase_portrait",
+    "general_init",
+    "edge_of_chaos",
+    "digits_depth",
+    "pretraining",
+]
 
 SAXE = "Saxe, McClelland & Ganguli 2014"
 
@@ -356,4 +365,115 @@ def edge_of_chaos(a: dict, cfg) -> dict:
     ax3.legend(fontsize=7)
     paper_title(fig2, "deep_linear_edge_of_chaos", f"{SAXE}, Fig. 8 and the Jacobian's mean squared singular value")
     fig2.tight_layout()
-    return {"jacobian_spectra": fig, "variance_map_and_gain": fig2}
+    out = {"jacobian_spectra": fig, "variance_map_and_gain": fig2}
+    if "train_steps" in a:
+        out["learning_time_vs_depth"] = _tanh_training(a, cfg)
+    return out
+
+
+def _tanh_training(a: dict, cfg):
+    plt = pyplot()
+    best = np.min(a["train_steps"], axis=-1)
+    depths, gains = a["train_depths"], a["train_gains"]
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(gains)))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for j, g in enumerate(gains):
+        ok = np.isfinite(best[:, j])
+        ax1.plot(depths[ok], best[ok, j], "o-", color=colors[j], label=f"g = {g:g}")
+        if (~ok).any():
+            ax1.plot(depths[~ok], np.full((~ok).sum(), cfg.train_steps), "x", color=colors[j], ms=8)
+        ax2.plot(depths, a["train_mean_sq_predicted"][:, j], "o-", color=colors[j], label=f"g = {g:g}")
+    ax1.set_xscale("log")
+    ax1.set_yscale("log")
+    ax1.set_xlabel("tanh layers N_l")
+    ax1.set_ylabel("GD steps to the loss threshold (fastest rate)")
+    ax1.set_title(f"learning time vs depth ({cfg.train_samples} digits; × = not reached)", fontsize=9)
+    ax1.legend(fontsize=7)
+    ax2.set_xscale("log")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("tanh layers N_l")
+    ax2.set_ylabel("mean field Π χ(q^l) at the start (q¹ = 1)")
+    ax2.set_title("gradient propagation through the initial network", fontsize=9)
+    paper_title(fig, "deep_linear_edge_of_chaos", f"{SAXE}, §4: learning near the edge of chaos (no paper figure)")
+    fig.tight_layout()
+    return fig
+
+
+_SCHEME_STYLE = {
+    "decoupled": ("C0", "decoupled, u0 = 0.001 (Fig. 4)"),
+    "scaled_gaussian": ("C3", "scaled Gaussian 1/√N"),
+    "orthogonal": ("C1", "random orthogonal"),
+    "pretrained": ("C2", "greedy pretraining (fine-tuning steps)"),
+}
+
+
+def digits_depth(a: dict, cfg) -> dict:
+    plt = pyplot()
+    layers, rates, steps = a["layers"], a["rates"], a["steps"]
+    schemes = [str(x) for x in a["schemes"]]
+    best = np.min(steps, axis=-1)
+    best_rate = rates[np.argmin(steps, axis=-1)]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for i, sc in enumerate(schemes):
+        color, label = _SCHEME_STYLE[sc]
+        ok = np.isfinite(best[:, i])
+        ax1.plot(layers[ok], best[ok, i], "o-", color=color, label=label)
+        if (~ok).any():
+            ax1.plot(layers[~ok], np.full((~ok).sum(), cfg.max_steps), "x", color=color, ms=8)
+        ax2.plot(layers[ok], best_rate[ok, i], "o-", color=color, label=label)
+    depth = layers - 1
+    s = a["singular_values"]
+    ax2.plot(layers, 2.0 / (depth * s[0] ** (2 - 2 / depth)), "k--", lw=1, label="stability bound 2/(D s_max^(2−2/D))")
+    rec = np.min(a["steps_recursion"], axis=-1)
+    ax1.plot(layers, rec, "k:", lw=1.2, label="decoupled: exact mode recursion")
+    ax1.set_xlabel("number of layers N_l")
+    ax1.set_ylabel("GD steps to the loss threshold (fastest rate)")
+    ax1.set_yscale("log")
+    ax1.set_title("learning time vs depth (× = not reached)")
+    ax1.legend(fontsize=7)
+    ax2.set_xlabel("number of layers N_l")
+    ax2.set_ylabel("fastest learning rate η")
+    ax2.set_xscale("log")
+    ax2.set_yscale("log")
+    ax2.set_title("optimal learning rate vs depth")
+    ax2.legend(fontsize=7)
+    paper_title(fig, "deep_linear_digits_depth", f"{SAXE}, Figs. 4 and 6A, on scikit-learn digits")
+    fig.tight_layout()
+    return {"depth": fig}
+
+
+def pretraining(a: dict, cfg) -> dict:
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    k = 16
+    sxx = a["sigma_xx"][20 : 20 + k, 20 : 20 + k]
+    im = axes[0].imshow(sxx, cmap="RdBu_r", vmin=-np.abs(sxx).max(), vmax=np.abs(sxx).max())
+    axes[0].set_title(f"raw Σxx, pixels 20–{20 + k - 1}")
+    axes[0].set_xlabel("pixel")
+    axes[0].set_ylabel("pixel")
+    fig.colorbar(im, ax=axes[0], fraction=0.046)
+    c = a["vt_sigma_v"]
+    d = np.sqrt(np.diag(c))
+    im = axes[1].imshow(c / np.outer(d, d), cmap="RdBu_r", vmin=-1, vmax=1)
+    axes[1].set_title("VᵀΣxxV / √(diag ⊗ diag), nearly diagonal")
+    axes[1].set_xlabel("task mode β")
+    axes[1].set_ylabel("task mode α")
+    fig.colorbar(im, ax=axes[1], fraction=0.046)
+    ax = axes[2]
+    rates, steps = a["rates"], a["steps"]
+    t = a["loss_steps"]
+    for i, (label, color, offset) in enumerate(
+        (("pretrained (curve starts after pretraining)", "C3", a["pretrain_steps"]), ("small random, std 0.01", "k", 0))
+    ):
+        j = int(np.argmin(steps[i])) if np.isfinite(steps[i]).any() else 0
+        ax.plot(t + offset + 1, a["loss"][i, j], color=color, label=f"{label}, η = {rates[j]:.3g}")
+    ax.axhline(a["threshold"], color="C2", ls=":", lw=1, label="loss threshold")
+    ax.axhline(a["optimal_loss"], color="grey", ls="--", lw=1, label="least-squares optimum L*")
+    ax.set_xscale("log")
+    ax.set_xlabel("GD step + 1 (pretraining steps included)")
+    ax.set_ylabel("training loss ½ E‖y − ŷ‖²")
+    ax.set_title(f"{cfg.layers}-layer linear net, fastest rate each")
+    ax.legend(fontsize=7)
+    paper_title(fig, "deep_linear_pretraining", f"{SAXE}, Fig. 5, on scikit-learn digits")
+    fig.tight_layout()
+    return {"pretraining": fig}

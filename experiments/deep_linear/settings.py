@@ -20,6 +20,8 @@ __all__ = [
     "PhasePortraitConfig",
     "GeneralInitConfig",
     "EdgeOfChaosConfig",
+    "DigitsDepthConfig",
+    "PretrainingConfig",
 ]
 
 
@@ -339,10 +341,146 @@ class EdgeOfChaosConfig:
         gt=0,
     )
 
+    train_depths: tuple = setting(
+        (4, 32),
+        "layers of the trained tanh nets (learning time against depth; the paper makes this prediction without an "
+        "experiment). Full: 4, 8, 16, 32, 64, 100; quick: 4 and 32",
+        full=(4, 8, 16, 32, 64, 100),
+        ge=3,
+    )
+    train_gains: tuple = setting(
+        (0.9, 1.0, 1.1),
+        "gains of the trained nets (must include 1 and one below it). Full: 0.8, 0.9, 1, 1.1, 1.2, 1.4",
+        full=(0.8, 0.9, 1.0, 1.1, 1.2, 1.4),
+        gt=0,
+    )
+    train_samples: int = setting(
+        256,
+        "digits used for full-batch training (inputs whitened onto 32 principal components, width 32). Full: 512; "
+        "quick: 256, half the cost",
+        full=512,
+        ge=64,
+        le=1797,
+    )
+    train_rates: int = setting(
+        7, "learning rates log-spaced over [0.01, 1] per (depth, gain); the fastest is kept", ge=2
+    )
+    train_steps: int = setting(
+        300, "GD steps per training run (≈ 30× the fastest runs at g = 1; slower runs count as not converged)", ge=10
+    )
+
     def validate(self):
+        require(
+            1.0 in self.train_gains and min(self.train_gains) < 1.0,
+            f"train_gains must include the critical gain 1 and a gain below it; got {self.train_gains}",
+        )
+        require(len(self.train_depths) >= 2, f"train_depths must list at least 2 depths; got {self.train_depths}")
         below = [g for g in self.gains if g < 1.0]
         above = [g for g in self.gains if g > 1.0]
         require(
             bool(below) and bool(above),
             f"gains must include values below and above the critical gain 1; got {self.gains}",
         )
+
+
+@dataclass(frozen=True)
+class DigitsDepthConfig:
+    depths: tuple = setting(
+        (3, 5, 10, 20),
+        "numbers of layers N_l (weight matrices D = N_l − 1). Saxe et al. App. C: 3, 5, 8, 10, 14, 20, 28, 36, 44, 54, "
+        "64, 74, 84, 94, 100; quick: 3, 5, 10, 20",
+        full=(3, 5, 8, 10, 14, 20, 28, 36, 44, 54, 64, 74, 84, 94, 100),
+        ge=3,
+    )
+    components: int = setting(
+        32,
+        "principal components of the digits kept and whitened (Σxx = I, so the decoupled runs follow the exact theory; "
+        "the paper trains on raw MNIST). Full: 58, every component above 1e-6 of the largest; quick: 32 (the task's "
+        "right singular vectors keep ≥ 98 % of their norm in them)",
+        full=58,
+        ge=10,
+        le=58,
+    )
+    width: int = setting(
+        32,
+        "hidden width (the paper's 1000 is overcomplete for 784 inputs; here ≥ components). Full: 64; quick: 32",
+        full=64,
+        ge=10,
+    )
+    rates: int = setting(
+        20,
+        "learning rates per depth and scheme, log-spaced over [rate_min, rate_max], fastest kept (App. C: 20 over a "
+        "factor 1000; fewer would make the grid too coarse for best_rate_follows_stability_bound at quick depths)",
+        ge=2,
+    )
+    rate_min: float = setting(0.01, "smallest learning rate of the grid (averaged convention)", gt=0)
+    rate_max: float = setting(10.0, "largest learning rate of the grid (a factor 1000 above rate_min, as App. C)", gt=0)
+    initial_strength: float = setting(1e-3, "u0 of the decoupled initialisation (Fig. 4 / App. C: 0.001)", gt=0, lt=0.1)
+    tolerance: float = setting(
+        0.05,
+        "learning time = first step with loss ≤ L* + tolerance·(L(W=0) − L*), a fixed threshold for every scheme "
+        "(App. C's threshold 1.3e4 on MNIST has no stated unit); the run must also end finite and below it",
+        gt=0,
+        lt=1,
+    )
+    pretrain_shortfall: float = setting(
+        0.05,
+        "allowed shortfall δ of the pretrained layers' composite strength: each of the D − 1 autoencoders stops once its "
+        "reconstruction loss is within (δ/D)² of its learnable loss (white inputs: every mode within δ/D of M = 1), so "
+        "the product keeps ≥ ≈ 1 − δ. A fixed per-layer criterion such as 5 % leaves M ≈ 0.78 per layer, and the "
+        "composite vanishes with depth",
+        gt=0,
+        lt=1,
+    )
+    max_steps: int = setting(
+        2000,
+        "GD steps per run; runs not below the threshold by then count as not converged (full: 3000; quick: 2000, "
+        "1.5× the slowest fastest-rate run at quick depths)",
+        full=3000,
+        ge=10,
+    )
+
+    def validate(self):
+        require(self.rate_min < self.rate_max, f"rate_min must be < rate_max; got {self.rate_min}, {self.rate_max}")
+        require(
+            self.width >= self.components,
+            f"width must be >= components ({self.components}) so that pretraining keeps every input direction; "
+            f"got {self.width}",
+        )
+        require(len(self.depths) >= 2, f"depths must list at least 2 depths; got {self.depths}")
+
+
+@dataclass(frozen=True)
+class PretrainingConfig:
+    hidden: int = setting(
+        64,
+        "units per hidden layer (Saxe et al. App. F: 200 on MNIST, overcomplete for the 64 digit pixels at full size; "
+        "quick: 64, 30× fewer flops per step)",
+        full=200,
+        ge=10,
+    )
+    layers: int = setting(5, "layers N_l of the network (App. F: depth 5 = 4 weight matrices)", ge=3)
+    scale: float = setting(0.01, "std of the small random initialisation (Fig. 5: 0.01)", gt=0)
+    pretrain_steps: int = setting(
+        600,
+        "GD steps per pretraining autoencoder (the paper gives none): the App. E time for the 10th principal mode, "
+        "rate λ_10 = 0.157 at step 0.5/λ_max, to grow a 1e-3 start to 0.9",
+        ge=1,
+    )
+    rates: tuple = setting(
+        tuple(float(x) for x in np.round(np.geomspace(0.02, 2.0, 9), 4)),
+        "fine-tuning learning rates; each initialisation keeps its fastest",
+        gt=0,
+    )
+    tolerance: float = setting(
+        0.05, "learning time = first step with loss ≤ L* + tolerance·(L(W=0) − L*) (ends finite and below)", gt=0, lt=1
+    )
+    max_steps: int = setting(
+        5000,
+        "fine-tuning GD steps per run (full: 20000; quick: 5000, 3× the fastest small-random run at quick size)",
+        full=20000,
+        ge=10,
+    )
+    baseline_frames: int = setting(
+        200, "Haar-random 10-frames for the baseline of the consistency condition (Fig. 5 centre)", ge=20
+    )
