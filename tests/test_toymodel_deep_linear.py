@@ -361,6 +361,6 @@ def test_tanh_network_training_is_plain_gradient_descent():
         chex.assert_trees_all_close(tuple(w[i] for w in res.params), want, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(res.loss[:, 0], by_hand(p), rtol=1e-13)
     with pytest.raises(ParameterError, match="learning_rate"):
-        dl.train_tanh(jax.tree.map(lambda w: jnp.stack([w, w]), p), x, y, 0.1, steps=1)
+        dl.train_tanh(jax.tree.map(lambda w: jnp.stack([w, w]), p), x, y, jnp.ones(3), steps=1)
     with pytest.raises(ParameterError, match="the data needs"):
         dl.train_tanh(jax.tree.map(lambda w: jnp.stack([w, w]), p), x[:, :4], y, lrs, steps=1)

@@ -344,8 +344,46 @@ def _check_lr(learning_rate):
     return lr
 
 
+class _PlainGD(Family):
+    """Plain full-batch GD (``optax.sgd``) on ``self.loss(params, shared)``; per-model settings ``params`` and ``lr``.
+    Subclasses define ``loss`` and ``record``."""
+
+    def init(self, key, setting, shared):
+        params = tuple(setting["params"])
+        return {"params": params, "opt": optax.sgd(1.0).init(params)}  # stateless: lr does not enter the state
+
+    def step(self, state, setting, shared):
+        grads = jax.grad(self.loss)(state["params"], shared)
+        updates, opt = optax.sgd(setting["lr"]).update(grads, state["opt"], state["params"])
+        return {"params": optax.apply_updates(state["params"], updates), "opt": opt}, ()
+
+
+def _run_settings(params, learning_rate, steps, n_records) -> tuple[dict, tuple, int, int]:
+    """Validated (settings, widths, steps, n_records) of a batch of chained weight tuples and their learning rates."""
+    leaves = jax.tree.leaves(params)
+    if not leaves or any(np.ndim(x) != 3 for x in leaves):
+        raise ParameterError("params must be a tuple of weight matrices with a leading batch axis (batch, out, in)")
+    batch = leaves[0].shape[0]
+    if any(x.shape[0] != batch for x in leaves):
+        raise ParameterError(f"params must share one leading batch size; got {[x.shape[0] for x in leaves]}")
+    if any(leaves[i + 1].shape[2] != leaves[i].shape[1] for i in range(len(leaves) - 1)):
+        raise ParameterError(f"params must chain: layer shapes {[x.shape[1:] for x in leaves]}")
+    lr = _check_lr(learning_rate)
+    if lr.ndim > 1 or (lr.ndim == 1 and lr.shape[0] != batch):
+        raise ParameterError(
+            f"learning_rate must be a scalar or have shape ({batch},), one per run; got shape {tuple(lr.shape)}"
+        )
+    steps = int(check_int(steps, "steps", minimum=1))
+    n_records = steps if n_records is None else int(check_int(n_records, "n_records", minimum=1, maximum=steps))
+    if steps % n_records:
+        raise ParameterError(f"steps ({steps}) must be a multiple of n_records ({n_records})")
+    widths = (leaves[0].shape[2],) + tuple(x.shape[1] for x in leaves)
+    settings = {"params": tuple(jnp.asarray(x) for x in leaves), "lr": jnp.broadcast_to(lr, (batch,))}
+    return settings, widths, steps, n_records
+
+
 @dataclass(frozen=True)
-class GradientDescent(Family):
+class GradientDescent(_PlainGD):
     """Full-batch GD of one network in correlation form. Per-model settings: ``params`` (the initial weights,
     a tuple of matrices) and ``lr`` (); shared: the :class:`Task`. Records ``loss`` and ``modes``."""
 
@@ -364,15 +402,6 @@ class GradientDescent(Family):
         w = self.network(params).end_to_end()
         return 0.5 * task.trace_yy - jnp.sum(w * task.sigma_yx) + 0.5 * jnp.sum((w @ task.sigma_xx) * w)
 
-    def init(self, key, setting, task):
-        params = tuple(setting["params"])
-        return {"params": params, "opt": optax.sgd(1.0).init(params)}  # stateless: lr does not enter the state
-
-    def step(self, state, setting, task):
-        grads = jax.grad(self.loss)(state["params"], task)
-        updates, opt = optax.sgd(setting["lr"]).update(grads, state["opt"], state["params"])
-        return {"params": optax.apply_updates(state["params"], updates), "opt": opt}, ()
-
     def record(self, state, setting, task, block):
         w = self.network(state["params"]).end_to_end()
         r = task.singular_values.shape[0]
@@ -387,27 +416,9 @@ def job(
     params, task: Task, learning_rate, *, steps: int, n_records: int | None = None, record_weights: bool = False
 ) -> Job:
     """The validated :class:`~toymodels.engine.Job` of :func:`train` (batched ``params``; for sweeps)."""
-    leaves = jax.tree.leaves(params)
-    if not leaves or any(np.ndim(x) != 3 for x in leaves):
-        raise ParameterError("params must be a tuple of weight matrices with a leading batch axis (batch, out, in)")
-    batch = leaves[0].shape[0]
-    if any(x.shape[0] != batch for x in leaves):
-        raise ParameterError(f"params must share one leading batch size; got {[x.shape[0] for x in leaves]}")
-    widths = (leaves[0].shape[2],) + tuple(x.shape[1] for x in leaves)
-    if any(leaves[i + 1].shape[2] != leaves[i].shape[1] for i in range(len(leaves) - 1)):
-        raise ParameterError(f"params must chain: layer shapes {[x.shape[1:] for x in leaves]}")
+    settings, widths, steps, n_records = _run_settings(params, learning_rate, steps, n_records)
     if (task.n_in, task.n_out) != (widths[0], widths[-1]):
         raise ParameterError(f"params map {widths[0]} → {widths[-1]}; the task needs {task.n_in} → {task.n_out}")
-    lr = _check_lr(learning_rate)
-    if lr.ndim > 1 or (lr.ndim == 1 and lr.shape[0] != batch):
-        raise ParameterError(
-            f"learning_rate must be a scalar or have shape ({batch},), one per run; got shape {tuple(lr.shape)}"
-        )
-    steps = int(check_int(steps, "steps", minimum=1))
-    n_records = steps if n_records is None else int(check_int(n_records, "n_records", minimum=1, maximum=steps))
-    if steps % n_records:
-        raise ParameterError(f"steps ({steps}) must be a multiple of n_records ({n_records})")
-    settings = {"params": tuple(jnp.asarray(x) for x in leaves), "lr": jnp.broadcast_to(lr, (batch,))}
     family = GradientDescent(widths, bool(record_weights))
     return Job(family, settings, steps, n_records, shared=task, record_initial=True)
 
@@ -593,8 +604,7 @@ def pretrain_layerwise(
         rates.append(lr)
         c = enc @ c @ enc.T
     layers.append(scale * jax.random.normal(keys[-1], (widths[-1], widths[-2]), dtype))
-    stack = lambda xs: jnp.stack(xs)
-    return Pretrained(tuple(layers), stack(rec), stack(opt), stack(zero), stack(rates), int(sum(used)))
+    return Pretrained(tuple(layers), jnp.stack(rec), jnp.stack(opt), jnp.stack(zero), jnp.stack(rates), int(sum(used)))
 
 
 class TanhNetwork(nnx.Module):
@@ -633,7 +643,7 @@ def tanh_orthogonal_params(key: jax.Array, widths, gain: float, *, dtype=None) -
 
 
 @dataclass(frozen=True)
-class TanhGradientDescent(Family):
+class TanhGradientDescent(_PlainGD):
     """Full-batch GD of one :class:`TanhNetwork` on shared data ``(inputs (P, N_in), targets (P, N_out))``, loss
     ½ mean_μ ‖y^μ − f(x^μ)‖² (the averaged convention). Per-model settings: ``params`` and ``lr``. Records ``loss``."""
 
@@ -650,15 +660,6 @@ class TanhGradientDescent(Family):
         pred = nnx.merge(self.graphdef, {"layers": dict(enumerate(params))})(x)
         return 0.5 * jnp.mean(jnp.sum((y - pred) ** 2, axis=-1))
 
-    def init(self, key, setting, data):
-        params = tuple(setting["params"])
-        return {"params": params, "opt": optax.sgd(1.0).init(params)}
-
-    def step(self, state, setting, data):
-        grads = jax.grad(self.loss)(state["params"], data)
-        updates, opt = optax.sgd(setting["lr"]).update(grads, state["opt"], state["params"])
-        return {"params": optax.apply_updates(state["params"], updates), "opt": opt}, ()
-
     def record(self, state, setting, data, block):
         return {"loss": self.loss(state["params"], data)}
 
@@ -666,30 +667,16 @@ class TanhGradientDescent(Family):
 def train_tanh(params, inputs, targets, learning_rate, *, steps: int, n_records: int | None = None, progress=False):
     """Full-batch GD of :class:`TanhNetwork` s on the engine: ``params`` a tuple of weight matrices with a leading
     batch axis (one network per entry; e.g. several gains, each repeated over a learning-rate grid), one learning rate
-    per network. One jitted ``lax.scan`` over steps, vmapped over networks.
+    per network (or one for all). One jitted ``lax.scan`` over steps, vmapped over networks.
 
     Returns:
         :class:`~toymodels.engine.Result` with ``loss`` (batch, R+1), ``steps`` (R+1,) from 0.
     """
-    leaves = jax.tree.leaves(params)
-    if not leaves or any(np.ndim(w) != 3 for w in leaves):
-        raise ParameterError("params must be a tuple of weight matrices with a leading batch axis (batch, out, in)")
-    batch = leaves[0].shape[0]
+    settings, widths, steps, n_records = _run_settings(params, learning_rate, steps, n_records)
     x, y = jnp.asarray(inputs), jnp.asarray(targets)
     if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
         raise ParameterError(f"inputs and targets must be (P, N) matrices of one P; got {x.shape}, {y.shape}")
-    if leaves[0].shape[2] != x.shape[1] or leaves[-1].shape[1] != y.shape[1]:
-        raise ParameterError(
-            f"params map {leaves[0].shape[2]} → {leaves[-1].shape[1]}; the data needs {x.shape[1]} → {y.shape[1]}"
-        )
-    lr = _check_lr(learning_rate)
-    if lr.ndim != 1 or lr.shape[0] != batch:
-        raise ParameterError(f"learning_rate must have shape ({batch},), one per network; got {tuple(lr.shape)}")
-    steps = int(check_int(steps, "steps", minimum=1))
-    n_records = steps if n_records is None else int(check_int(n_records, "n_records", minimum=1, maximum=steps))
-    if steps % n_records:
-        raise ParameterError(f"steps ({steps}) must be a multiple of n_records ({n_records})")
-    settings = {"params": tuple(jnp.asarray(w) for w in leaves), "lr": lr}
-    widths = (leaves[0].shape[2],) + tuple(w.shape[1] for w in leaves)
+    if (widths[0], widths[-1]) != (x.shape[1], y.shape[1]):
+        raise ParameterError(f"params map {widths[0]} → {widths[-1]}; the data needs {x.shape[1]} → {y.shape[1]}")
     job_ = Job(TanhGradientDescent(widths), settings, steps, n_records, shared=(x, y), record_initial=True)
     return engine.train(job_, jax.random.key(0), group=None, progress=progress)

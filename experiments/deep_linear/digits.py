@@ -19,6 +19,7 @@ from experiments.contract import Check, Result, RunContext, register
 from experiments.deep_linear import figures
 from experiments.deep_linear.settings import DigitsDepthConfig, PretrainingConfig
 from theory import deep_linear as th
+from theory.common import ParameterError
 from toymodels import deep_linear as dl
 
 __all__ = ["digits_data", "run_digits_depth", "run_pretraining"]
@@ -42,7 +43,7 @@ def digits_data(components: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     lam, q = np.linalg.eigh(x.T @ x / len(x))
     lam, q = lam[::-1], q[:, ::-1]
     if not 1 <= components <= int(np.sum(lam > 1e-6 * lam[0])):
-        raise ValueError(f"components must be in [1, {int(np.sum(lam > 1e-6 * lam[0]))}]; got {components}")
+        raise ParameterError(f"components must be in [1, {int(np.sum(lam > 1e-6 * lam[0]))}]; got {components}")
     return x @ (q[:, :components] / np.sqrt(lam[:components])), y
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from experiments.contract import Check, Result, RunContext, register
 from experiments.deep_linear import figures
+from experiments.deep_linear.digits import digits_data, steps_to_threshold
 from experiments.deep_linear.settings import EdgeOfChaosConfig
 from theory import deep_linear as th
 from toymodels import deep_linear as dl
@@ -86,8 +87,6 @@ TRAIN_RATES = (0.01, 1.0)
 
 def simulate_training(cfg: EdgeOfChaosConfig, key, ctx: RunContext) -> dict:
     """Learning time against depth for tanh nets at several gains, each depth and gain at its fastest rate."""
-    from experiments.deep_linear.digits import digits_data, steps_to_threshold
-
     x, y = digits_data(TRAIN_COMPONENTS)
     x, y = x[: cfg.train_samples], y[: cfg.train_samples]
     x = x / np.sqrt(np.mean(x**2))  # population variance q¹ = 1 of the first layer (W_1 orthogonal)

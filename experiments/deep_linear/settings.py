@@ -469,11 +469,16 @@ class PretrainingConfig:
     )
     rates: tuple = setting(
         tuple(float(x) for x in np.round(np.geomspace(0.02, 2.0, 9), 4)),
-        "fine-tuning learning rates; each initialisation keeps its fastest",
+        "fine-tuning learning rates; each initialisation keeps its fastest (the paper gives no rate for Fig. 5; a "
+        "fixed rate would favour whichever start it happens to suit)",
         gt=0,
     )
     tolerance: float = setting(
-        0.05, "learning time = first step with loss ≤ L* + tolerance·(L(W=0) − L*) (ends finite and below)", gt=0, lt=1
+        0.05,
+        "learning time = first step with loss ≤ L* + tolerance·(L(W=0) − L*), ending finite and below (Fig. 5 shows "
+        "curves, not a threshold; the same relative threshold as deep_linear_digits_depth)",
+        gt=0,
+        lt=1,
     )
     max_steps: int = setting(
         5000,
